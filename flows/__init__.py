@@ -1,0 +1,1 @@
+"""Prefect flows of affiliate-sync and the command line that starts them."""
