@@ -10,6 +10,7 @@ class ErrorCode(StrEnum):
     HUBSPOT_RATE_LIMITED = "hubspot_rate_limited"
     HUBSPOT_UNAVAILABLE = "hubspot_unavailable"
     HUBSPOT_EMPTY = "hubspot_empty"
+    HUBSPOT_REJECTED = "hubspot_rejected"
     REGISTRY_INVALID = "registry_invalid"
     CACHE_WRITE_FAILED = "cache_write_failed"
     CACHE_INVALID = "cache_invalid"
@@ -50,6 +51,12 @@ class CacheWriteError(AffiliateSyncError):
 
 class HubSpotEmptyError(AffiliateSyncError):
     code = ErrorCode.HUBSPOT_EMPTY
+
+
+class HubSpotRejectedError(AffiliateSyncError):
+    """HubSpot refused some level updates (207): cache and registry are written, HubSpot lags."""
+
+    code = ErrorCode.HUBSPOT_REJECTED
 
 
 def error_code_of(exc: BaseException) -> ErrorCode:

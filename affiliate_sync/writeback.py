@@ -14,25 +14,21 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from affiliate_sync.attribution import normalise_partner_id
+from affiliate_sync.hubspot import BatchResult
 from affiliate_sync.money import PartnerMrr
 from affiliate_sync.registry import Partner
 
 PARTNER_KEY = "partner_id"
 
 
-class BatchAnswer(Protocol):
-    results: list[dict[str, Any]]
-    errors: list[dict[str, Any]]
-
-
 class PartnerRecordsApi(Protocol):
     def batch_read(
         self, object_type: str, ids: Sequence[str], *, properties: Sequence[str], id_property: str | None = None
-    ) -> BatchAnswer: ...
+    ) -> BatchResult: ...
 
     def batch_update(
         self, object_type: str, inputs: Sequence[dict[str, Any]], *, id_property: str | None = None
-    ) -> BatchAnswer: ...
+    ) -> BatchResult: ...
 
 
 @dataclass
@@ -100,9 +96,8 @@ def push_levels(
     answer = api.batch_update(object_type, inputs, id_property=None)
     by_record = {str(record["id"]): pid for pid, record in found.items()}
     for error in answer.errors:
-        for record_id in _error_ids(error):
-            partner_id = by_record.get(record_id, record_id)
-            result.failed[partner_id] = _error_text(error)
+        for record_id in error.ids:
+            result.failed[by_record.get(record_id, record_id)] = f"{error.category or 'ERROR'}: {error.message}"
     return result
 
 
@@ -144,13 +139,3 @@ def _share_differs(current: Any, wanted: str) -> bool:
         return float(current) != float(wanted)
     except (TypeError, ValueError):
         return True
-
-
-def _error_ids(error: Mapping[str, Any]) -> list[str]:
-    context = error.get("context") or {}
-    ids = context.get("ids") or context.get("id") or []
-    return [str(i) for i in (ids if isinstance(ids, list) else [ids])]
-
-
-def _error_text(error: Mapping[str, Any]) -> str:
-    return f"{error.get('category', 'ERROR')}: {error.get('message', 'no message')}"

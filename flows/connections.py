@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from prefect.blocks.system import Secret
+from pydantic import SecretStr
 
 from affiliate_sync.hubspot import HubSpotClient
 from affiliate_sync.logs import install_redaction
@@ -29,12 +30,4 @@ def hubspot_client(settings: Settings) -> HubSpotClient:
     """A paced, retrying client; the token is also redacted from every log handler."""
     token = hubspot_token(settings)
     install_redaction([token])
-    return HubSpotClient(
-        token,
-        settings.hubspot_base_url,
-        search_per_second=settings.hubspot_search_requests_per_second,
-        burst_limit=settings.hubspot_burst_limit,
-        burst_interval=settings.hubspot_burst_interval_seconds,
-        max_retries=settings.hubspot_max_retries,
-        timeout=settings.hubspot_timeout_seconds,
-    )
+    return HubSpotClient.from_settings(settings.model_copy(update={"hubspot_api_token": SecretStr(token)}))

@@ -8,10 +8,11 @@ from datetime import UTC, datetime
 from prefect import flow, get_run_logger
 from prefect.states import Completed, State
 
+from affiliate_sync.errors import HubSpotRejectedError
 from affiliate_sync.files import LockHeld, file_lock
 from affiliate_sync.logs import prefixed
 from affiliate_sync.report import LevelMove, SyncReport
-from affiliate_sync.settings import SKIP_MESSAGE, load_settings
+from affiliate_sync.settings import SKIP_MESSAGE, Settings, load_settings
 from flows.connections import hubspot_client
 from tasks.sync import (
     compute_levels,
@@ -45,7 +46,7 @@ def affiliate_hubspot_sync(dry_run: bool = False, force: bool = False) -> SyncRe
         return Completed(message=SKIP_MESSAGE, name="Skipped")
 
 
-def _sync(settings, *, dry_run: bool) -> SyncReport:
+def _sync(settings: Settings, *, dry_run: bool) -> SyncReport:
     started = time.monotonic()
     synced_at = datetime.now(UTC)
     report = SyncReport(dry_run=dry_run, cache_path=str(settings.affiliate_cache_path))
@@ -89,7 +90,13 @@ def _sync(settings, *, dry_run: bool) -> SyncReport:
     report.registry_changes = len(written.changed)
     report.unknown_partner_ids = len(records.leads.unknown_ids | records.deals.unknown_ids)
     report.api_calls = stats.total_calls
-    report.rate_limited_429s = stats.total_429s
+    report.rate_limited_429s = stats.total_rate_limited
     report.duration_seconds = time.monotonic() - started
     publish_report(report)
+    if report.hubspot_write_failures:
+        raise HubSpotRejectedError(
+            f"HubSpot refused the level update for {len(report.hubspot_write_failures)} partner(s) "
+            "(cache and registry were written): "
+            + "; ".join(f"{pid}: {why}" for pid, why in sorted(report.hubspot_write_failures.items())[:5])
+        )
     return report
