@@ -45,6 +45,19 @@ def run(
     fail(f"run ended {state.name}: {state.message}")
 
 
+from flows import operate_commands  # noqa: E402  (health, verify-deployment: issue 3)
+
+app.command("health")(operate_commands.health)
+app.command("verify-deployment")(operate_commands.verify_deployment)
+
+from flows import tool_commands  # noqa: E402  (diagnose, validate, maintenance: issue 4)
+
+app.command("diagnose")(tool_commands.diagnose)
+app.command("validate")(tool_commands.validate)
+app.command("backfill-beginner")(tool_commands.backfill_beginner)
+app.add_typer(tool_commands.hubspot_app, name="hubspot")
+
+
 def main() -> None:
     try:
         app()

@@ -13,7 +13,9 @@ from affiliate_sync.files import LockHeld, file_lock
 from affiliate_sync.logs import prefixed
 from affiliate_sync.report import LevelMove, SyncReport
 from affiliate_sync.settings import SKIP_MESSAGE, Settings, load_settings
+from flows.alerts import ALERT_HOOKS
 from flows.connections import hubspot_client
+from flows.cooldown import cooldown_decision, current_flow_run
 from tasks.sync import (
     compute_levels,
     fetch_attributed_records,
@@ -27,7 +29,11 @@ from tasks.sync import (
 FLOW_NAME = "affiliate-hubspot-sync"
 
 
-@flow(name=FLOW_NAME, description="Sync affiliate partners' leads, deals, MRR and levels from HubSpot into the dashboard cache.")
+@flow(
+    name=FLOW_NAME,
+    description="Sync affiliate partners' leads, deals, MRR and levels from HubSpot into the dashboard cache.",
+    **ALERT_HOOKS,  # one e-mail per failed or crashed run, however it was started (flows/alerts.py)
+)
 def affiliate_hubspot_sync(dry_run: bool = False, force: bool = False) -> SyncReport | State:
     """Pull every active partner's HubSpot records, compute MRR and levels, write back, write the cache.
 
@@ -38,6 +44,13 @@ def affiliate_hubspot_sync(dry_run: bool = False, force: bool = False) -> SyncRe
     """
     settings = load_settings()
     logger = prefixed(get_run_logger())
+    cooldown = cooldown_decision(
+        settings.affiliate_cache_path, cooldown_seconds=settings.affiliate_cooldown_seconds,
+        force=force, dry_run=dry_run, flow_run=current_flow_run(),
+    )
+    if cooldown.skip:  # manual and CI runs only; scheduled runs never (flows/cooldown.py)
+        logger.info(cooldown.reason)
+        return Completed(message=cooldown.reason, name="Skipped")
     try:
         with file_lock(settings.lock_path, blocking=False):
             return _sync(settings, dry_run=dry_run)
