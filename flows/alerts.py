@@ -26,6 +26,7 @@ from prefect.client.schemas.objects import FlowRun
 from prefect.logging.loggers import flow_run_logger
 from prefect.settings import PREFECT_UI_URL
 from prefect.states import State
+from prefect.utilities.urls import url_for
 from prefect_email import EmailServerCredentials, email_send_message
 
 from affiliate_sync.alerts import AlertFacts, alert_settings, classify, compose_alert, last_successful_sync
@@ -36,11 +37,15 @@ SMTP_TIMEOUT_SECONDS = 60.0
 
 
 def run_ui_url(flow_run: FlowRun) -> str | None:
-    """The run's page in the Prefect UI (what `prefect.runtime.flow_run.ui_url` gives inside the run)."""
-    base = PREFECT_UI_URL.value()
-    if not base:
+    """The run's page in the Prefect UI, e.g. http://host:4200/runs/flow-run/<id>.
+
+    Built with `prefect.utilities.urls.url_for` (the link the worker logs as "View at"); in
+    Prefect 3.9 `prefect.runtime.flow_run.ui_url` still builds the older `/flow-runs/...`
+    path. None when no UI URL is configured (a local run on Prefect's ephemeral API).
+    """
+    if not PREFECT_UI_URL.value():
         return None
-    return f"{str(base).rstrip('/')}/flow-runs/flow-run/{flow_run.id}"
+    return url_for("flow-run", obj_id=flow_run.id)
 
 
 async def email_credentials(settings: Settings) -> EmailServerCredentials | None:
