@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
 
+from affiliate_sync.attribution import Attribution
+from affiliate_sync.errors import HubSpotRejectedError
+from affiliate_sync.hubspot import ClientStats
 from affiliate_sync.money import PartnerMrr
+from affiliate_sync.registry import Registry, RegistryWriteResult
+from affiliate_sync.writeback import WriteBackResult
 
 
 class LevelMove(BaseModel):
@@ -98,3 +104,51 @@ class SyncReport(BaseModel):
             f"{len(self.level_moves)} level changes, {self.api_calls} API calls, "
             f"{self.rate_limited_429s} 429s, {self.duration_seconds:.1f} s"
         )
+
+    def raise_for_rejections(self) -> None:
+        """Fail the run (after cache and registry are written) when HubSpot refused updates."""
+        if self.hubspot_write_failures:
+            examples = "; ".join(f"{pid}: {why}" for pid, why in sorted(self.hubspot_write_failures.items())[:5])
+            raise HubSpotRejectedError(
+                f"HubSpot refused the level update for {len(self.hubspot_write_failures)} partner(s) "
+                f"(cache and registry were written): {examples}"
+            )
+
+
+def build_report(
+    *,
+    registry: Registry,
+    leads: Attribution,
+    deals: Attribution,
+    mrr: Mapping[str, PartnerMrr],
+    pushed: WriteBackResult,
+    written: RegistryWriteResult,
+    api: ClientStats,
+    dry_run: bool,
+    cache_path: Path,
+    duration_seconds: float,
+) -> SyncReport:
+    """Assemble the run's figures from what each stage returned."""
+    report = SyncReport(
+        dry_run=dry_run,
+        partners=len(registry.active),
+        leads=leads.record_count,
+        deals=deals.record_count,
+        level_moves=[
+            LevelMove(partner_id=p.partner_id, name=p.name, old_level=p.level, new_level=mrr[p.partner_id].level,
+                      won_deals_in_window=mrr[p.partner_id].won_deals_in_window)
+            for p in registry.active
+            if p.level != mrr[p.partner_id].level
+        ],
+        without_hubspot_record=pushed.without_record,
+        hubspot_write_failures=pushed.failed,
+        hubspot_changes=len(pushed.hubspot_changes),
+        registry_changes=len(written.changed),
+        unknown_partner_ids=len(leads.unknown_ids | deals.unknown_ids),
+        api_calls=api.total_calls,
+        rate_limited_429s=api.total_rate_limited,
+        duration_seconds=duration_seconds,
+        cache_path=str(cache_path),
+    )
+    report.add_money(mrr)
+    return report

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import typer
 
@@ -43,6 +44,22 @@ def run(
     if isinstance(error, BaseException):
         fail(f"[{error_code_of(error)}] {error}")
     fail(f"run ended {state.name}: {state.message}")
+
+
+@app.command()
+def demo(
+    directory: Path = typer.Option(Path("demo-data"), "--dir", help="Where the demo registry and cache go."),
+    partners: int = typer.Option(300, "--partners", min=1, max=5000, help="Active partners to generate."),
+    seed: int = typer.Option(1, "--seed", help="Seed of the data generator."),
+) -> None:
+    """Run the real sync flow against the bundled HubSpot simulator and print a summary."""
+    from flows.demo import describe, run_demo
+
+    directory = directory.absolute()
+    typer.echo(f"[Affiliate Sync] demo: simulating a HubSpot portal with {partners} active partners…")
+    cache = run_demo(directory, partners=partners, seed=seed)
+    for line in describe(cache, directory / "affiliate_hubspot_cache.json"):
+        typer.echo(line)
 
 
 from flows import operate_commands  # noqa: E402  (health, verify-deployment: issue 3)

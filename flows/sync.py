@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 
 from prefect import flow, get_run_logger
 from prefect.states import Completed, State
+from prefect.utilities.annotations import quote
 
-from affiliate_sync.errors import HubSpotRejectedError
 from affiliate_sync.files import LockHeld, file_lock
 from affiliate_sync.logs import prefixed
-from affiliate_sync.report import LevelMove, SyncReport
+from affiliate_sync.report import SyncReport, build_report
 from affiliate_sync.settings import SKIP_MESSAGE, Settings, load_settings
 from flows.alerts import ALERT_HOOKS
 from flows.connections import hubspot_client
@@ -62,7 +62,8 @@ def affiliate_hubspot_sync(dry_run: bool = False, force: bool = False) -> SyncRe
 def _sync(settings: Settings, *, dry_run: bool) -> SyncReport:
     started = time.monotonic()
     synced_at = datetime.now(UTC)
-    report = SyncReport(dry_run=dry_run, cache_path=str(settings.affiliate_cache_path))
+    # quote(): Prefect would otherwise walk every record of these large inputs looking for
+    # futures, which cost seconds per task on a thousand partners.
 
     # 1. the registry's active partners
     registry = load_partner_registry(settings.affiliate_registry_path)
@@ -70,46 +71,31 @@ def _sync(settings: Settings, *, dry_run: bool) -> SyncReport:
 
     with hubspot_client(settings) as client:
         # 2. every attributed contact and deal
-        records = fetch_attributed_records(client, registry, settings.affiliate_cache_path)
+        records = fetch_attributed_records(quote(client), quote(registry), settings.affiliate_cache_path)
 
         # 3. MRR figures and levels
         mrr = compute_levels(
-            records.deals, active_ids, settings.hubspot_won_stages, settings.affiliate_levels, synced_at.date()
+            quote(records.deals), active_ids, settings.hubspot_won_stages, settings.affiliate_levels, synced_at.date()
         )
 
         # 4. level and MRR share back to HubSpot, level and record id back to the registry
         pushed = push_levels_to_hubspot(
-            client, settings.hubspot_partner_object_type, registry, mrr, dry_run
+            quote(client), settings.hubspot_partner_object_type, quote(registry), quote(mrr), dry_run
         )
-        stats = client.stats
-    written = write_registry_levels(settings.affiliate_registry_path, registry, mrr, pushed.record_ids, dry_run)
+    written = write_registry_levels(
+        settings.affiliate_registry_path, quote(registry), quote(mrr), pushed.record_ids, dry_run
+    )
 
     # 5. the dashboard cache, atomically
-    write_dashboard_cache(settings.affiliate_cache_path, registry, records, mrr, synced_at, dry_run)
+    write_dashboard_cache(
+        settings.affiliate_cache_path, quote(registry), quote(records), quote(mrr), synced_at, dry_run
+    )
 
-    report.partners = len(active_ids)
-    report.leads = records.leads.record_count
-    report.deals = records.deals.record_count
-    report.add_money(mrr)
-    report.level_moves = [
-        LevelMove(partner_id=p.partner_id, name=p.name, old_level=p.level, new_level=mrr[p.partner_id].level,
-                  won_deals_in_window=mrr[p.partner_id].won_deals_in_window)
-        for p in registry.active
-        if p.level != mrr[p.partner_id].level
-    ]
-    report.without_hubspot_record = pushed.without_record
-    report.hubspot_write_failures = pushed.failed
-    report.hubspot_changes = len(pushed.hubspot_changes)
-    report.registry_changes = len(written.changed)
-    report.unknown_partner_ids = len(records.leads.unknown_ids | records.deals.unknown_ids)
-    report.api_calls = stats.total_calls
-    report.rate_limited_429s = stats.total_rate_limited
-    report.duration_seconds = time.monotonic() - started
+    report = build_report(
+        registry=registry, leads=records.leads, deals=records.deals, mrr=mrr, pushed=pushed,
+        written=written, api=client.stats, dry_run=dry_run, cache_path=settings.affiliate_cache_path,
+        duration_seconds=time.monotonic() - started,
+    )
     publish_report(report)
-    if report.hubspot_write_failures:
-        raise HubSpotRejectedError(
-            f"HubSpot refused the level update for {len(report.hubspot_write_failures)} partner(s) "
-            "(cache and registry were written): "
-            + "; ".join(f"{pid}: {why}" for pid, why in sorted(report.hubspot_write_failures.items())[:5])
-        )
+    report.raise_for_rejections()
     return report
