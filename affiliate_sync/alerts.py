@@ -8,6 +8,7 @@ The same remediation steps are in docs/RUNBOOK.md.
 from __future__ import annotations
 
 import html
+import textwrap
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,7 +58,8 @@ REMEDIATION: dict[str, tuple[str, ...]] = {
     ErrorCode.HUBSPOT_REJECTED: (
         "HubSpot refused some partner level updates (per-record errors); cache and registry were written.",
         "Read the failing partners and HubSpot's reason in the run log.",
-        "'beginner' not a valid option: run `affiliate-sync add-beginner-level-option` (try --dry-run first).",
+        "'beginner' not a valid option: run `affiliate-sync hubspot add-level-option` (try --dry-run first), or the "
+        "affiliate-add-level-option deployment from the UI.",
         "Otherwise fix the partner record in HubSpot (deleted, duplicated partner_id) and let the next run retry.",
     ),
     ErrorCode.REGISTRY_INVALID: (
@@ -235,4 +237,19 @@ def compose_alert(facts: AlertFacts, secrets: Iterable[str | None] = ()) -> Aler
         f"<p><b>Remediation ({e(facts.code)}):</b></p><ol>{''.join(f'<li>{e(s)}</li>' for s in steps)}</ol>"
         "<p>Runbook: docs/RUNBOOK.md, section 'Remediation by error code'.</p>"
     )
-    return AlertEmail(subject=subject, text="\n".join(text_lines) + "\n", html=html_body)
+    return AlertEmail(
+        subject=subject, text=_fold("\n".join(text_lines) + "\n"), html=_fold(html_body.replace("</", "\n</"))
+    )
+
+
+def _fold(text: str, width: int = 900) -> str:
+    """Keep every line under SMTP's 998-character limit (RFC 5321 §4.5.3.1.6): prefect-email
+    sends ASCII bodies as 7bit, and servers reject longer lines ("Line too long")."""
+    lines: list[str] = []
+    for line in text.split("\n"):
+        if len(line) <= width:
+            lines.append(line)
+        else:
+            lines.extend(textwrap.wrap(line, width=width, break_long_words=True, break_on_hyphens=False,
+                                       drop_whitespace=False, replace_whitespace=False) or [""])
+    return "\n".join(lines)

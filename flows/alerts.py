@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 from typing import Any
 
 from prefect.client.schemas.objects import FlowRun
@@ -117,7 +118,7 @@ async def send_failure_alert(flow: Any, flow_run: FlowRun, state: State) -> bool
         parameters=json.dumps(flow_run.parameters, default=str, sort_keys=True) if flow_run.parameters else None,
     )
     email = compose_alert(facts, secrets=_known_secrets(settings, credentials))
-    sender = settings.affiliate_alert_email_from or credentials.username
+    sender = settings.affiliate_alert_email_from or credentials.username or f"affiliate-sync@{socket.getfqdn()}"
     send = email_send_message.fn(  # the task's coroutine: awaited, so the mail really goes out
         subject=email.subject,
         msg=email.html,
