@@ -225,10 +225,11 @@ class HubSpotClient:
     ) -> Iterator[JsonDict]:
         """Every record matching `filter_groups`, as HubSpot returns it ({id, properties, ...}).
 
-        Pages of 200 follow `paging.next.after` until it is absent (short or empty pages are
-        not the end). Sorted by `hs_object_id`, a query deeper than HubSpot's 10,000-result
-        cap is cut into keyset slices (`hs_object_id GT <last id>`); records are deduped by
-        id, so one shifting between pages is yielded once.
+        Pages of 200 continue until `paging.next` is absent (short or empty pages are not the
+        end). Sorted by `hs_object_id` (the default), each next page is asked for as
+        `hs_object_id GT <last id seen>` (keyset), which never skips a record when others
+        leave the result set mid-scan and never meets HubSpot's 10,000-result cap; other
+        sorts follow `paging.next.after`. Records are deduped by id either way.
         """
         groups = s.normalise_filter_groups(filter_groups)
         keyset = sort_property == s.OBJECT_ID_PROPERTY
@@ -276,7 +277,13 @@ class HubSpotClient:
                     "record; stopping instead of paging forever",
                     endpoint=endpoint,
                 )
-            after = following
+            if can_slice and last_id is not None:
+                # `after` is an offset: a record that leaves the result set mid-scan would shift
+                # the next page and hide one record. Asking for ids above the last one seen
+                # cannot skip anything, and costs the same one call per page.
+                slice_floor, after, rows_in_slice = last_id, None, 0
+            else:
+                after = following
         raise self._error(
             HubSpotUnavailableError, f"HubSpot {endpoint}: more than {MAX_PAGES} pages; giving up", endpoint=endpoint
         )

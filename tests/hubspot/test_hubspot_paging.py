@@ -39,9 +39,28 @@ def test_more_than_10000_results_are_sliced_by_id(sim: SimulatorServer, make_cli
 
     assert len(records) == 10_450
     assert ids_of(records) == expected  # none missing, no duplicates, id order
-    # 50 pages reach the cap, then one slice `hs_object_id GT 10000` of 3 pages.
+    # One keyset page (`hs_object_id GT <last id>`) per 200 records: the cap is never met.
     assert client.stats.calls["search:contacts"] == 53
     assert sim.stats.snapshot()["statuses"] == {"200": 53}  # never paged into the 400
+
+
+def test_records_leaving_the_result_set_mid_scan_do_not_hide_others(
+    sim: SimulatorServer, make_client: Callable, load_contacts: Callable
+) -> None:
+    expected = load_contacts(600)
+    client = make_client()
+    scan = client.search_all(
+        "contacts",
+        filter_groups=[{"filters": [{"propertyName": "affiliate_partner_id", "operator": "HAS_PROPERTY"}]}],
+        properties=PROPS,
+    )
+    seen = [next(scan)["id"] for _ in range(200)]  # the whole first page
+    for record_id in seen[:50]:  # sales clear the partner id on 50 records already read
+        sim.store.update("contacts", sim.store.get("contacts", record_id), {"affiliate_partner_id": None})
+    seen += [record["id"] for record in scan]
+
+    # With offset paging the next page would start 50 records late and skip them.
+    assert seen == expected
 
 
 def test_slices_add_the_keyset_filter_to_every_group(
