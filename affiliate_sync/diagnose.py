@@ -254,7 +254,9 @@ def check_cache(path: Path, partner_id: str, now: datetime) -> CacheSection:
     except CacheError as exc:
         section.error = str(exc)
         return section
-    section.valid = section.exists
+    if not section.exists:
+        return section
+    section.valid = True
     section.version = cache.get("version")
     section.partners_total = len(cache.get("partners") or {})
     last_sync = cache.get("last_sync")
@@ -276,82 +278,109 @@ def check_cache(path: Path, partner_id: str, now: datetime) -> CacheSection:
 # ------------------------------------------------------------------------------- verdict
 
 
+Advised = tuple[Finding, list[str]]
+
+
+def _finding(summary: Summary | None, message: str, *advice: str) -> Advised:
+    return Finding(summary=summary, message=message), list(advice)
+
+
 def findings_for(
     registry: RegistrySection, paths: PathsSection, hubspot: HubSpotSection, cache: CacheSection
-) -> list[tuple[Finding, list[str]]]:
-    """Every failing check with its recommendations, in precedence order."""
-    found: list[tuple[Finding, list[str]]] = []
+) -> list[Advised]:
+    """Every failing check with its recommendations, in precedence order, then the notes."""
+    return [
+        *_registry_findings(registry),
+        *_path_findings(paths),
+        *_hubspot_findings(hubspot),
+        *_sync_findings(registry, hubspot, cache),
+        *_notes(registry, hubspot, cache),
+    ]
 
-    def add(summary: Summary | None, message: str, *advice: str) -> None:
-        found.append((Finding(summary=summary, message=message), list(advice)))
 
+def _registry_findings(registry: RegistrySection) -> list[Advised]:
     if not registry.readable:
-        add(
+        return [_finding(
             Summary.PARTNER_NOT_IN_REGISTRY,
             f"The registry cannot be read: {registry.error}",
             "Fix the registry file (the error names the entry and field) or AFFILIATE_REGISTRY_PATH.",
-        )
-    elif not registry.in_registry:
-        add(
+        )]
+    if not registry.in_registry:
+        return [_finding(
             Summary.PARTNER_NOT_IN_REGISTRY,
             f"No partner with this id in the registry {registry.path} ({registry.totals.get('partners', 0)} partners).",
             "Check the id for typos (format AP-<8 digits>-<6 letters or digits>).",
             "If the partner registered in the web app, check that the web app and the sync use the same "
             "registry file (AFFILIATE_REGISTRY_PATH).",
-        )
+        )]
+    return []
 
-    if not paths.same_cache:
-        add(
-            Summary.CACHE_PATH_MISMATCH,
-            f"The dashboard reads {paths.dashboard_cache_path} ({paths.dashboard_cache_source}) but the sync "
-            f"writes {paths.cache_path}.",
-            "Point AFFILIATE_CACHE_PATH (sync) and the dashboard's cache path at the same file, then restart "
-            "the dashboard or run `affiliate-sync run --force`.",
-        )
 
+def _path_findings(paths: PathsSection) -> list[Advised]:
+    if paths.same_cache:
+        return []
+    return [_finding(
+        Summary.CACHE_PATH_MISMATCH,
+        f"The dashboard reads {paths.dashboard_cache_path} ({paths.dashboard_cache_source}) but the sync "
+        f"writes {paths.cache_path}.",
+        "Point AFFILIATE_CACHE_PATH (sync) and the dashboard's cache path at the same file, then restart "
+        "the dashboard or run `affiliate-sync run --force`.",
+    )]
+
+
+def _hubspot_findings(hubspot: HubSpotSection) -> list[Advised]:
     if hubspot.error is not None:
-        advice = ["Check HUBSPOT_API_TOKEN (or the Prefect Secret block) and its scopes; see the runbook."]
+        advice = "Check HUBSPOT_API_TOKEN (or the Prefect Secret block) and its scopes; see the runbook."
         if hubspot.error_code in ("hubspot_unavailable", "hubspot_rate_limited"):
-            advice = ["HubSpot is unavailable or rate limiting; retry later and check status.hubspot.com."]
-        add(Summary.HUBSPOT_API_ERROR, f"HubSpot could not be asked: {hubspot.error}", *advice)
-    elif hubspot.contact_count == 0 and hubspot.deal_count == 0:
-        add(
+            advice = "HubSpot is unavailable or rate limiting; retry later and check status.hubspot.com."
+        return [_finding(Summary.HUBSPOT_API_ERROR, f"HubSpot could not be asked: {hubspot.error}", advice)]
+    if hubspot.contact_count == 0 and hubspot.deal_count == 0:
+        return [_finding(
             Summary.HUBSPOT_EMPTY,
             "HubSpot has no contact and no deal whose affiliate_partner_id is this partner's id.",
             "Ask sales to set affiliate_partner_id on the partner's contacts and deals (any case is fine).",
             "Check HUBSPOT_BASE_URL and the token point at the production portal.",
-        )
+        )]
+    return []
 
-    has_hubspot_data = bool(hubspot.contact_count or hubspot.deal_count)
+
+def _sync_findings(registry: RegistrySection, hubspot: HubSpotSection, cache: CacheSection) -> list[Advised]:
+    """Why HubSpot's data (known, or unknown because HubSpot failed) is not in the cache."""
+    found: list[Advised] = []
     if registry.in_registry and registry.status != "active":
-        add(
+        found.append(_finding(
             Summary.SYNC_NOT_POPULATING_CACHE,
             f"The partner's status is {registry.status!r}: the sync caches only active partners.",
             "Activate the partner in the web app if they should see data; the next sync adds them.",
-        )
-    if has_hubspot_data or hubspot.error is not None:
-        for message, advice in _cache_problems(cache, hubspot, registry):
-            add(Summary.SYNC_NOT_POPULATING_CACHE, message, *advice)
-    if not registry.readable or not registry.in_registry:
-        return found
+        ))
+    if hubspot.contact_count or hubspot.deal_count or hubspot.error is not None:
+        found += [
+            _finding(Summary.SYNC_NOT_POPULATING_CACHE, message, *advice)
+            for message, advice in _cache_problems(cache, hubspot, registry)
+        ]
+    return found
+
+
+def _notes(registry: RegistrySection, hubspot: HubSpotSection, cache: CacheSection) -> list[Advised]:
+    """Worth knowing, not a verdict: the dashboard still shows the right partner's data."""
+    if not registry.in_registry:
+        return []
+    notes: list[Advised] = []
     if hubspot.partner_record_found is False:
-        # A note, not a verdict: the dashboard still works; the level just is not mirrored in HubSpot.
-        add(
+        notes.append(_finding(
             None,
-            "HubSpot has no partner record with this partner_id.",
+            "HubSpot has no partner record with this partner_id: the level is not mirrored there.",
             "Create the partner record in HubSpot (the web app's registration does it); the sync then writes "
             "its level.",
-        )
-    if registry.status == "active" and cache.partner_present and hubspot.error is None and (
-        cache.contact_count != hubspot.contact_count or cache.deal_count != hubspot.deal_count
-    ) and not _stale(cache):
-        add(
+        ))
+    if registry.status == "active" and cache.partner_present and _behind(cache, hubspot) and not _stale(cache):
+        notes.append(_finding(
             None,
             f"The cache holds {cache.contact_count} leads and {cache.deal_count} deals, HubSpot now "
             f"{hubspot.contact_count} and {hubspot.deal_count}: records changed since the last sync "
             f"({cache.last_sync}); the next hourly sync catches up.",
-        )
-    return found
+        ))
+    return notes
 
 
 def _cache_problems(
@@ -374,10 +403,7 @@ def _cache_problems(
             )
         ]
     stale = _stale(cache)
-    behind = hubspot.error is None and (
-        cache.contact_count != hubspot.contact_count or cache.deal_count != hubspot.deal_count
-    )
-    if behind and stale:
+    if stale and _behind(cache, hubspot):
         return [
             (
                 f"The cache holds {cache.contact_count} leads and {cache.deal_count} deals, HubSpot "
@@ -395,7 +421,14 @@ def _stale(cache: CacheSection) -> bool:
     return cache.age_hours is not None and cache.age_hours > STALE_AFTER_HOURS
 
 
-def verdict(findings: list[tuple[Finding, list[str]]]) -> tuple[Diagnosis, list[str]]:
+def _behind(cache: CacheSection, hubspot: HubSpotSection) -> bool:
+    """The cached counts differ from live HubSpot (only meaningful when HubSpot answered)."""
+    return hubspot.error is None and (
+        cache.contact_count != hubspot.contact_count or cache.deal_count != hubspot.deal_count
+    )
+
+
+def verdict(findings: list[Advised]) -> tuple[Diagnosis, list[str]]:
     summaries = [finding.summary for finding, _ in findings]
     summary = next((s for s in PRECEDENCE if s in summaries), Summary.OK)
     headline = next((f.message for f, _ in findings if f.summary is summary), "Registry, paths, HubSpot and cache agree.")

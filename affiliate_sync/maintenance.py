@@ -205,7 +205,7 @@ class BackfillResult(BaseModel):
     def lines(self) -> list[str]:
         verb = "would set" if self.dry_run else "set"
         lines = [
-            f"{verb} {c.partner_id} ({c.name or '—'}, {c.status}): level {c.old_level or '—'} → {c.new_level} ({c.reason})"
+            f"{verb} {c.partner_id} ({c.name or '—'}, {c.status}): level {c.old_level or '—'} → {c.new_level}: {c.reason}"
             for c in self.changes
         ]
         lines += [f"skipped {s.partner_id}: {s.reason}" for s in self.skipped]
@@ -231,7 +231,7 @@ def plan_backfill(registry: Registry, won: WonDeals) -> tuple[list[BackfillChang
                 continue
             if won.of(partner.partner_id):
                 continue
-            reason = f"starter with no won deal ever ({won.source})"
+            reason = f"starter, never had a won deal per {won.source}"
         else:
             continue
         changes.append(BackfillChange(

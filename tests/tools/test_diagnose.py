@@ -159,6 +159,8 @@ def test_sync_not_populating_cache_for_a_partner_who_is_not_active(synced: Progr
     assert report["summary"] == "sync_not_populating_cache"
     assert "pending_verification" in report["diagnosis"]["message"]
     assert report["hubspot"]["contact_count"] == 1 and report["cache"]["partner_present"] is False
+    notes = [f["message"] for f in report["diagnosis"]["findings"] if f["summary"] is None]
+    assert notes == ["HubSpot has no partner record with this partner_id: the level is not mirrored there."]
 
 
 def test_sync_not_populating_cache_when_the_cache_is_corrupt(synced: Programme, cli) -> None:

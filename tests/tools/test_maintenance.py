@@ -100,7 +100,7 @@ def test_backfill_dry_run_prints_each_change_and_writes_nothing(programme: Progr
     lines = outcome.stdout.splitlines()
     changed = [line for line in lines if line.startswith("[Affiliate Sync] would set")]
     assert [line.split()[4] for line in changed] == [EMPTY, PENDING, INACTIVE_NEVER]
-    assert f"would set {PENDING} (Carol, pending_verification): level starter → beginner (pending verification)" in outcome.stdout
+    assert f"would set {PENDING} (Carol, pending_verification): level starter → beginner: pending verification" in outcome.stdout
     assert "3 partner(s) would change (dry run, nothing written)" in lines[-1]
     untouched()  # not even the registry's lock file was created
 
