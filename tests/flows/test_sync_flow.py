@@ -129,6 +129,8 @@ def test_bad_token_fails_with_auth_code_and_keeps_the_old_cache(programme: Progr
     error = state.result(raise_on_failure=False)
     assert error_code_of(error) is ErrorCode.HUBSPOT_AUTH
     assert programme.cache_path.read_bytes() == before
+    # Neither the client nor the task retries a 401: one call, then a clear failure.
+    assert programme.simulator.stats.count(endpoint="search") == 1
 
 
 def test_missing_token_is_an_error_naming_the_variable(programme: Programme, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -171,3 +173,32 @@ def test_hubspot_refusing_beginner_fails_after_writing_cache_and_registry(progra
     assert set(cache["partners"]) == set(programme.dataset.active_partner_ids())
     registry = {e["partner_id"]: e for e in json.loads(programme.registry_path.read_text())}
     assert registry[victim]["level"] == "beginner"
+
+
+def test_run_publishes_summary_table_and_level_changes(programme: Programme) -> None:
+    import asyncio
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    state = run_sync()
+    assert state.is_completed(), state.message
+    report = state.result()
+
+    async def artifacts() -> dict[str, object]:
+        async with get_client() as client:
+            found = await client.read_artifacts(
+                artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id]))
+            )
+        return {artifact.key: artifact for artifact in found}
+
+    published = asyncio.run(artifacts())
+    table = published["affiliate-sync-summary"].data
+    rows = {row["metric"]: row["value"] for row in (json.loads(table) if isinstance(table, str) else table)}
+    assert rows["active partners"] == str(len(programme.dataset.active_partner_ids()))
+    assert rows["HubSpot API calls"] == str(report.api_calls) and report.api_calls > 0
+    assert rows["429s absorbed"] == "0"
+    assert rows["total MRR share (EUR)"] == f"{report.total_mrr:.2f}"
+    markdown = published["affiliate-sync-level-changes"].data
+    for move in report.level_moves:
+        assert f"| {move.partner_id} |" in markdown
