@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from conftest import ACTIVE, EMPTY, PENDING, TOKEN, Programme, iso_days_ago
+from tools_world import ACTIVE, EMPTY, PENDING, TOKEN, Programme, iso_days_ago
 
 # The stable top-level keys of `--json` (keys may be added, never renamed).
 REPORT_KEYS = {"partner_id", "checked_at", "summary", "registry", "paths", "hubspot", "cache", "diagnosis", "recommendations"}

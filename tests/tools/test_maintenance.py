@@ -13,7 +13,7 @@ import pytest
 
 from affiliate_sync.maintenance import plan_level_options
 from affiliate_sync.simulator.schema import options
-from conftest import (
+from tools_world import (
     ACTIVE,
     ACTIVE_RECORD_ID,
     EMPTY,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ACTIVE, EMPTY, HUBSPOT_ONLY, INACTIVE_NEVER, PENDING, Programme
+from tools_world import ACTIVE, EMPTY, HUBSPOT_ONLY, INACTIVE_NEVER, PENDING, Programme
 from flows import maintenance as tool_flows
 
 PROJECT = Path(__file__).resolve().parents[2]

@@ -3,7 +3,7 @@ that can see it, and the exit codes (0 clean, 2 findings, 1 error)."""
 
 from __future__ import annotations
 
-from conftest import ACTIVE, EMPTY, HUBSPOT_ONLY, INACTIVE_WON, Programme, iso_days_ago, run_sync
+from tools_world import ACTIVE, EMPTY, HUBSPOT_ONLY, INACTIVE_WON, Programme, iso_days_ago, run_sync
 
 
 def validate_json(cli, *extra: str) -> tuple[int, dict]:
