@@ -61,14 +61,17 @@ def verify_deployment(
     ),
 ) -> None:
     """Ask the Prefect API whether the hourly deployment is live: schedule, concurrency 1, pool, a polling worker."""
-    checks = asyncio.run(
-        collect_checks(
-            deployment=deployment,
-            health_deployment=health_deployment,
-            work_pool=work_pool,
-            max_worker_silence=max_worker_silence,
+    try:
+        checks = asyncio.run(
+            collect_checks(
+                deployment=deployment,
+                health_deployment=health_deployment,
+                work_pool=work_pool,
+                max_worker_silence=max_worker_silence,
+            )
         )
-    )
+    except Exception as exc:  # an API answer we did not expect: still a named failure, not a traceback
+        checks = [Check("api_error", False, f"{type(exc).__name__}: {exc}")]
     failed = [c for c in checks if not c.ok]
     if json_output:
         typer.echo(json.dumps({"ok": not failed, "checks": [asdict(c) for c in checks],
@@ -178,12 +181,14 @@ async def collect_checks(
 
 
 async def _worker_check(client: Any, work_pool: str, max_silence: float | None) -> Check:
-    from prefect.exceptions import ObjectNotFound
+    from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 
     try:
         workers = await client.read_workers_for_work_pool(work_pool)
-    except ObjectNotFound:
-        return Check("worker_polling", False, f"work pool {work_pool!r} does not exist")
+    except (ObjectNotFound, PrefectHTTPStatusError) as exc:
+        if isinstance(exc, PrefectHTTPStatusError) and exc.response.status_code != 404:
+            return Check("worker_polling", False, f"cannot list the workers of {work_pool!r}: {exc}")
+        return Check("worker_polling", False, f"work pool {work_pool!r} does not exist, so no worker polls it")
     now = datetime.now(UTC)
     fresh, stale = [], []
     for worker in workers:
