@@ -6,14 +6,17 @@ Order matters: the runs build on each other's cache, and the last test stops the
 from __future__ import annotations
 
 import json
+import os
+import re
 import time
 from datetime import UTC, datetime
 
 import pytest
+import yaml
 from prefect.states import Scheduled
 
 from affiliate_sync.cache import read_cache
-from tests.deploy.conftest import HEARTBEAT_SECONDS, POOL, PROJECT_DIR, TOKEN, text_of
+from tests.deploy.conftest import BIN, HEARTBEAT_SECONDS, POOL, PROJECT_DIR, TOKEN, text_of
 
 pytestmark = pytest.mark.deployment
 
@@ -94,12 +97,27 @@ def test_deployment_run_completes_and_writes_the_cache_and_a_second_run_meanwhil
     assert stack.smtp.messages == []  # neither a completed nor a cancelled run sends anything
 
 
-def test_manual_run_in_cooldown_is_skipped_but_the_scheduled_run_is_not(stack):
+def ci_trigger_command(force: bool) -> str:
+    """The shell command of the backup-trigger workflow's run step, as GitHub would run it."""
+    workflow = yaml.safe_load((PROJECT_DIR / ".github" / "workflows" / "backup-sync-trigger.yml").read_text())
+    triggers = workflow[True]  # YAML 1.1 reads the key `on` as true
+    assert [s["cron"] for s in triggers["schedule"]] == ["0 9 * * *", "0 21 * * *"]
+    assert "workflow_dispatch" in triggers
+    assert workflow["jobs"]["trigger"]["env"]["PREFECT_API_URL"] == "${{ secrets.PREFECT_API_URL }}"
+    [step] = [s for s in workflow["jobs"]["trigger"]["steps"] if "prefect deployment run" in s.get("run", "")]
+    return re.sub(r"\$\{\{.*?\}\}", "true" if force else "false", step["run"])
+
+
+def test_ci_trigger_in_cooldown_is_skipped_but_the_scheduled_run_is_not(stack):
     before = read_cache(stack.cache_path)["last_sync"]
 
-    manual = stack.wait_for_run(stack.create_run(HOURLY).id)
+    # the workflow's command, with this server as the PREFECT_API_URL secret
+    ci = stack.run("bash", "-c", ci_trigger_command(force=False), env={"PATH": f"{BIN}:{os.environ['PATH']}"})
+    assert ci.returncode == 0, ci.stdout + ci.stderr
+    manual = stack.wait_for_run(next(line.split()[-1] for line in ci.stdout.splitlines() if "UUID:" in line))
 
     assert manual.state.is_completed() and manual.state.name == "Skipped"
+    assert "ci-backup-trigger" in manual.tags
     assert "cooldown" in manual.state.message and "force=true" in manual.state.message
     assert read_cache(stack.cache_path)["last_sync"] == before
 
