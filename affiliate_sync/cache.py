@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from affiliate_sync.errors import CacheError, CacheWriteError
-from affiliate_sync.files import atomic_write_json
+from affiliate_sync.files import atomic_write_text
 from affiliate_sync.money import PartnerMrr
 from affiliate_sync.registry import Partner
 from affiliate_sync.settings import CACHE_VERSION
@@ -117,9 +117,20 @@ def _slim(record: Mapping[str, Any]) -> Record:
     return {"id": str(record["id"]), "properties": dict(record.get("properties") or {})}
 
 
+def encode_cache(cache: Mapping[str, Any]) -> str:
+    """The cache as compact JSON (UTF-8, no indentation).
+
+    Only programs read the cache, and `indent` switches Python's json module from its C
+    encoder to the pure-Python one: on the reference load (16 MB indented, 1,000 partners,
+    25,000 records) that was 0.95 s against 0.22 s compact (docs/PERFORMANCE.md).
+    `python -m json.tool` pretty-prints it for a person.
+    """
+    return json.dumps(cache, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
 def write_cache(path: Path, cache: Mapping[str, Any]) -> None:
     """Write the cache atomically; failures become `CacheWriteError` naming the path."""
     try:
-        atomic_write_json(path, cache)
+        atomic_write_text(path, encode_cache(cache))
     except OSError as exc:
         raise CacheWriteError(f"cache {path}: cannot be written: {exc.strerror or exc}") from exc

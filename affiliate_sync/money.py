@@ -138,10 +138,12 @@ def compute_mrr(
         lambda day: day is not None and window_start <= day <= today
     )
     table["amount"] = table["mrr"].map(lambda amount: ZERO if amount is None else amount)
-    won_ever = table.groupby("partner_id").size()
-    in_window = table.groupby("partner_id")["in_window"].sum()
-    sums = table.groupby(["partner_id", "status"])["amount"].sum()
-    unparsable = table[table["mrr"].isna()].groupby("partner_id")["deal_id"].apply(tuple)
+    # Plain dicts: a Series.get per partner (a MultiIndex lookup for the sums) cost 70 % of
+    # this function on a thousand partners (see docs/PERFORMANCE.md).
+    won_ever = table.groupby("partner_id").size().to_dict()
+    in_window = table.groupby("partner_id")["in_window"].sum().to_dict()
+    sums = table.groupby(["partner_id", "status"])["amount"].sum().to_dict()
+    unparsable = table[table["mrr"].isna()].groupby("partner_id")["deal_id"].apply(tuple).to_dict()
 
     results: dict[str, PartnerMrr] = {}
     for partner_id in partner_ids:

@@ -20,7 +20,7 @@ from affiliate_sync.logs import prefixed
 from affiliate_sync.money import PartnerMrr, compute_mrr
 from affiliate_sync.registry import PartnerUpdate, Registry, RegistryWriteResult, apply_updates, load_registry
 from affiliate_sync.report import SyncReport
-from affiliate_sync.settings import CONTACT_PROPERTIES, DEAL_PROPERTIES, LevelPolicy
+from affiliate_sync.settings import CONTACT_PROPERTIES, DEAL_PROPERTIES, LOG_PREFIX, LevelPolicy
 from affiliate_sync.writeback import WriteBackResult, push_levels
 from tasks.retry import TASK_RETRIES, TASK_RETRY_DELAYS, TASK_RETRY_JITTER, worth_retrying
 
@@ -33,6 +33,8 @@ RETRYING = dict(
     retry_condition_fn=worth_retrying,
     **STAGE,
 )
+
+LOG_LINES_PER_RECORD = 200
 
 
 @dataclass
@@ -118,9 +120,18 @@ def write_registry_levels(
     }
     result = apply_updates(path, updates, dry_run=dry_run)
     logger = prefixed(get_run_logger())
-    for partner_id, changes in result.changed.items():
-        described = ", ".join(f"{field}: {old!r} → {new!r}" for field, (old, new) in changes.items())
-        logger.info("Registry %s %s: %s", "would change" if dry_run else "changed", partner_id, described)
+    # A line per partner, but up to 200 lines to a log record: a record costs ~2 ms in
+    # Prefect's handlers, and a thousand of them were 2 s of a reference-load run
+    # (docs/PERFORMANCE.md); 200 lines stay far below Prefect's 1 MB cap on one API log.
+    verb = "would change" if dry_run else "changed"
+    lines = [
+        f"Registry {verb} {partner_id}: "
+        + ", ".join(f"{field}: {old!r} → {new!r}" for field, (old, new) in changes.items())
+        for partner_id, changes in result.changed.items()
+    ]
+    for start in range(0, len(lines), LOG_LINES_PER_RECORD):
+        # Every line keeps the prefix, so grepping the console still finds each partner.
+        logger.info(f"\n{LOG_PREFIX} ".join(lines[start : start + LOG_LINES_PER_RECORD]))
     for partner_id in result.missing:
         logger.warning("Partner %s left the registry during the run; not re-added", partner_id)
     return result
@@ -141,12 +152,24 @@ def write_dashboard_cache(
         mrr=mrr, synced_at=synced_at,
     )
     logger = prefixed(get_run_logger())
+    problem = _unreadable_cache_problem(path)
+    if problem is not None:  # the job's own output: replaced, but never silently (SPEC §5)
+        logger.warning("%s; %s", problem, "a dry run leaves it as it is" if dry_run else "replacing it now")
     if dry_run:
         logger.info("Dry run: cache %s not written (%d partners would be in it)", path, len(cache["partners"]))
     else:
         write_cache(path, cache)
         logger.info("Cache written: %s (%d partners)", path, len(cache["partners"]))
     return cache
+
+
+def _unreadable_cache_problem(path: Path) -> str | None:
+    """What is wrong with the existing cache file (corrupt, truncated, wrong version), if anything."""
+    try:
+        read_cache(path)
+    except CacheError as exc:
+        return str(exc)
+    return None
 
 
 @task(name="publish-run-report", **STAGE)
