@@ -121,12 +121,17 @@ class Stack:
             return client.read_flow_run(run_id)
 
     def wait_for_run(self, run_id: Any, *, until: str = "final", timeout: float = RUN_TIMEOUT) -> Any:
-        """Poll the run until its state is final (or, with until="started", Pending/Running/final)."""
+        """Poll the run until its state is final (until="started": Pending or Running; "running": Running)."""
         deadline = time.monotonic() + timeout
         while True:
             run = self.read_run(run_id)
             state = run.state
-            if state is not None and (state.is_final() or (until == "started" and (state.is_pending() or state.is_running()))):
+            started = state is not None and (state.is_pending() or state.is_running())
+            if state is not None and (
+                state.is_final()
+                or (until == "started" and started)
+                or (until == "running" and state.is_running())
+            ):
                 return run
             if time.monotonic() > deadline:
                 raise AssertionError(
@@ -152,6 +157,20 @@ class Stack:
         if self.worker is not None:
             stop_process(self.worker)
             self.worker = None
+
+
+def flow_run_pids(run_id: Any) -> list[int]:
+    """Processes executing this flow run (the worker gives them PREFECT__FLOW_RUN_ID in their environment)."""
+    marker = f"PREFECT__FLOW_RUN_ID={run_id}".encode()
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                if marker in (entry / "environ").read_bytes().split(b"\0"):
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
 
 
 def start_process(args: list[str], *, env: dict[str, str], log: Path, cwd: Path) -> subprocess.Popen:

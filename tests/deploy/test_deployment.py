@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import time
 from datetime import UTC, datetime
 
@@ -16,7 +17,7 @@ import yaml
 from prefect.states import Scheduled
 
 from affiliate_sync.cache import read_cache
-from tests.deploy.conftest import BIN, HEARTBEAT_SECONDS, POOL, PROJECT_DIR, TOKEN, text_of
+from tests.deploy.conftest import BIN, HEARTBEAT_SECONDS, POOL, PROJECT_DIR, TOKEN, flow_run_pids, text_of, wait_until
 
 pytestmark = pytest.mark.deployment
 
@@ -161,6 +162,34 @@ def test_failed_deployed_run_sends_exactly_one_email_while_the_daily_health_run_
     assert "Remediation (hubspot_auth):" in body
     raw = mail.as_string()
     assert "pat-revoked-0000-OLD-TOKEN" not in raw and TOKEN not in raw
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="finds the flow-run process through /proc")
+def test_killed_flow_run_process_is_crashed_and_sends_exactly_one_email(stack):
+    # hold the run inside its first HubSpot search, then kill its process as the OOM killer would
+    stack.simulator.inject(kind="delay", endpoint="search", delay_seconds=90, count=1)
+    try:
+        run = stack.create_run(HOURLY, force=True)
+        stack.wait_for_run(run.id, until="running")
+        pids = wait_until(lambda: flow_run_pids(run.id), 30, "the flow-run process")
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
+        final = stack.wait_for_run(run.id)
+        deadline = time.monotonic() + 30
+        while not stack.smtp.messages and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(3)
+    finally:
+        stack.simulator.faults.clear()
+
+    assert final.state.is_crashed(), final.state
+    assert len(stack.smtp.messages) == 1, stack.worker_log_tail()  # the worker's on_crashed, once
+    mail = stack.smtp.messages.pop()
+    assert "Crashed" in mail["Subject"] and "unexpected" in mail["Subject"]
+    body = text_of(mail)
+    assert f"/runs/flow-run/{run.id}" in body
+    assert "Remediation (unexpected):" in body
+    assert TOKEN not in mail.as_string()
 
 
 def test_verify_deployment_fails_against_an_empty_server(stack, prefect_harness):
