@@ -22,7 +22,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -31,7 +30,7 @@ from pydantic import BaseModel, Field
 from affiliate_sync.attribution import normalise_partner_id
 from affiliate_sync.errors import AffiliateSyncError, ErrorCode
 from affiliate_sync.hubspot import BatchResult
-from affiliate_sync.money import won_deals_table
+from affiliate_sync.money import percent_differs, percent_text, won_deals_table
 from affiliate_sync.registry import PartnerUpdate, Registry, apply_updates, load_registry
 from affiliate_sync.settings import DEAL_PROPERTIES, LEVELS, Level, LevelPolicy, PARTNER_ID_PROPERTY
 
@@ -301,11 +300,6 @@ class SetLevelResult(BaseModel):
         return lines
 
 
-def share_percent_text(policy: LevelPolicy, level: Level) -> str:
-    """The share as HubSpot stores it, in the sync's format ("20", "0", "22.5")."""
-    return format(policy.share_percent(level).normalize(), "f")
-
-
 def set_level(
     api: PartnerRecordApi,
     object_type: str,
@@ -321,7 +315,7 @@ def set_level(
     if all_records == bool(partner_ids):
         raise MaintenanceError("name partner ids or pass --all (not both)")
     _require_level_option(api, object_type, level)
-    share = share_percent_text(policy, level)  # type: ignore[arg-type]
+    share = percent_text(policy.share_percent(level))  # type: ignore[arg-type]
     wanted = list(dict.fromkeys(normalise_partner_id(pid) for pid in partner_ids))
     result = SetLevelResult(
         object_type=object_type, level=level, share_percent=share, dry_run=dry_run, all_records=all_records,
@@ -333,7 +327,7 @@ def set_level(
         records, result.not_found = _records_by_partner_id(api, object_type, wanted)
     for record in records:
         props = record.get("properties") or {}
-        if props.get(LEVEL_PROPERTY) == level and not _share_differs(props.get(SHARE_PROPERTY), share):
+        if props.get(LEVEL_PROPERTY) == level and not percent_differs(props.get(SHARE_PROPERTY), share):
             result.unchanged.append(props.get(PARTNER_KEY) or str(record["id"]))
             continue
         result.changes.append(RecordLevelChange(
@@ -383,10 +377,3 @@ def _records_by_partner_id(
                 found[pid] = matches[0]
     records = list({str(r["id"]): r for pid in partner_ids if (r := found.get(pid)) is not None}.values())
     return records, [pid for pid in partner_ids if pid not in found]
-
-
-def _share_differs(current: Any, wanted: str) -> bool:
-    try:
-        return Decimal(str(current)) != Decimal(wanted)
-    except (InvalidOperation, TypeError):
-        return True

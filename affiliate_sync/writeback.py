@@ -11,24 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from affiliate_sync.attribution import normalise_partner_id
-from affiliate_sync.hubspot import BatchResult
-from affiliate_sync.money import PartnerMrr
+from affiliate_sync.hubspot import HubSpotClient
+from affiliate_sync.money import PartnerMrr, percent_differs, percent_text
 from affiliate_sync.registry import Partner
 
 PARTNER_KEY = "partner_id"
-
-
-class PartnerRecordsApi(Protocol):
-    def batch_read(
-        self, object_type: str, ids: Sequence[str], *, properties: Sequence[str], id_property: str | None = None
-    ) -> BatchResult: ...
-
-    def batch_update(
-        self, object_type: str, inputs: Sequence[dict[str, Any]], *, id_property: str | None = None
-    ) -> BatchResult: ...
 
 
 @dataclass
@@ -52,12 +42,8 @@ class WriteBackResult:
     dry_run: bool = False
 
 
-def share_text(mrr: PartnerMrr) -> str:
-    return format(mrr.mrr_share_percent.normalize(), "f")
-
-
 def push_levels(
-    api: PartnerRecordsApi,
+    api: HubSpotClient,
     object_type: str,
     partners: Sequence[Partner],
     mrr: Mapping[str, PartnerMrr],
@@ -66,7 +52,7 @@ def push_levels(
 ) -> WriteBackResult:
     """Write level and share for `partners`; in a dry run only read, and report what would change."""
     result = WriteBackResult(dry_run=dry_run)
-    wanted = {p.partner_id: {"level": mrr[p.partner_id].level, "mrr_share_percent": share_text(mrr[p.partner_id])} for p in partners}
+    wanted = {p.partner_id: {"level": mrr[p.partner_id].level, "mrr_share_percent": percent_text(mrr[p.partner_id].mrr_share_percent)} for p in partners}
     found = _read_current(api, object_type, list(wanted), id_property=PARTNER_KEY)
     unmatched = [p for p in partners if p.partner_id not in found]
     found.update(_find_by_registry_id(api, object_type, unmatched))
@@ -75,7 +61,7 @@ def push_levels(
     for partner_id, record in found.items():
         result.record_ids[partner_id] = str(record["id"])
         props = record.get("properties") or {}
-        if props.get("level") != wanted[partner_id]["level"] or _share_differs(
+        if props.get("level") != wanted[partner_id]["level"] or percent_differs(
             props.get("mrr_share_percent"), wanted[partner_id]["mrr_share_percent"]
         ):
             result.hubspot_changes.append(
@@ -102,7 +88,7 @@ def push_levels(
 
 
 def _read_current(
-    api: PartnerRecordsApi, object_type: str, keys: Sequence[str], *, id_property: str | None
+    api: HubSpotClient, object_type: str, keys: Sequence[str], *, id_property: str | None
 ) -> dict[str, dict[str, Any]]:
     if not keys:
         return {}
@@ -119,7 +105,7 @@ def _read_current(
 
 
 def _find_by_registry_id(
-    api: PartnerRecordsApi, object_type: str, partners: Sequence[Partner]
+    api: HubSpotClient, object_type: str, partners: Sequence[Partner]
 ) -> dict[str, dict[str, Any]]:
     with_id = {p.hubspot_record_id: p.partner_id for p in partners if p.hubspot_record_id}
     if not with_id:
@@ -132,10 +118,3 @@ def _find_by_registry_id(
         if partner_id is not None and stored == normalise_partner_id(partner_id):
             found[partner_id] = record
     return found
-
-
-def _share_differs(current: Any, wanted: str) -> bool:
-    try:
-        return float(current) != float(wanted)
-    except (TypeError, ValueError):
-        return True

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from datetime import UTC, date, datetime, timedelta
+
 from decimal import ROUND_HALF_UP, Decimal
-from pathlib import Path
 
 import pytest
 
