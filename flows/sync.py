@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+from contextlib import ExitStack
 from datetime import UTC, datetime
 
 from prefect import flow, get_run_logger
 from prefect.states import Completed, State
 from prefect.utilities.annotations import quote
 
+from affiliate_sync.errors import CacheWriteError
 from affiliate_sync.files import LockHeld, file_lock
 from affiliate_sync.logs import prefixed
 from affiliate_sync.report import SyncReport, build_report
@@ -51,12 +53,18 @@ def affiliate_hubspot_sync(dry_run: bool = False, force: bool = False) -> SyncRe
     if cooldown.skip:  # manual and CI runs only; scheduled runs never (flows/cooldown.py)
         logger.info(cooldown.reason)
         return Completed(message=cooldown.reason, name="Skipped")
-    try:
-        with file_lock(settings.lock_path, blocking=False):
-            return _sync(settings, dry_run=dry_run)
-    except LockHeld:
-        logger.info(SKIP_MESSAGE)
-        return Completed(message=SKIP_MESSAGE, name="Skipped")
+    with ExitStack() as held:
+        try:
+            held.enter_context(file_lock(settings.lock_path, blocking=False))
+        except LockHeld:
+            logger.info(SKIP_MESSAGE)
+            return Completed(message=SKIP_MESSAGE, name="Skipped")
+        except OSError as exc:  # only the lock's own open/flock; _sync's errors are not caught here
+            raise CacheWriteError(
+                f"sync lock {settings.lock_path}: cannot be opened: {exc.strerror or exc} "
+                "(the lock file lives in the cache's directory, which the job must be able to write)"
+            ) from exc
+        return _sync(settings, dry_run=dry_run)
 
 
 def _sync(settings: Settings, *, dry_run: bool) -> SyncReport:
@@ -75,7 +83,8 @@ def _sync(settings: Settings, *, dry_run: bool) -> SyncReport:
 
         # 3. MRR figures and levels
         mrr = compute_levels(
-            quote(records.deals), active_ids, settings.hubspot_won_stages, settings.affiliate_levels, synced_at.date()
+            quote(records.deals), quote(active_ids), settings.hubspot_won_stages, settings.affiliate_levels,
+            synced_at.date(),
         )
 
         # 4. level and MRR share back to HubSpot, level and record id back to the registry
@@ -83,7 +92,7 @@ def _sync(settings: Settings, *, dry_run: bool) -> SyncReport:
             quote(client), settings.hubspot_partner_object_type, quote(registry), quote(mrr), dry_run
         )
     written = write_registry_levels(
-        settings.affiliate_registry_path, quote(registry), quote(mrr), pushed.record_ids, dry_run
+        settings.affiliate_registry_path, quote(registry), quote(mrr), quote(pushed.record_ids), dry_run
     )
 
     # 5. the dashboard cache, atomically
@@ -96,6 +105,6 @@ def _sync(settings: Settings, *, dry_run: bool) -> SyncReport:
         written=written, api=client.stats, dry_run=dry_run, cache_path=settings.affiliate_cache_path,
         duration_seconds=time.monotonic() - started,
     )
-    publish_report(report)
+    publish_report(quote(report))  # its level moves were ~0.8 s of input walking on 1,000 partners
     report.raise_for_rejections()
     return report
