@@ -205,7 +205,19 @@ def apply_updates(
     """Write job-owned fields under the registry lock, re-reading first so concurrent additions survive.
 
     Partners in `updates` that vanished from the file meanwhile are reported, not re-added.
+    A lock or temp file that cannot be created (read-only directory, full disk) is a
+    `RegistryError` naming the registry; the file itself is then unchanged.
     """
+    try:
+        return _apply_updates_locked(path, updates, dry_run=dry_run)
+    except OSError as exc:
+        where = f" ({exc.filename})" if exc.filename and str(exc.filename) != str(path) else ""
+        raise RegistryError(f"registry {path}: cannot be written: {exc.strerror or exc}{where}") from exc
+
+
+def _apply_updates_locked(
+    path: Path, updates: Mapping[str, PartnerUpdate], *, dry_run: bool
+) -> RegistryWriteResult:
     with file_lock(lock_path_for(path)):
         registry = load_registry(path)
         result = RegistryWriteResult()
