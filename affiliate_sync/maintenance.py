@@ -20,19 +20,21 @@ Pure domain logic (no Prefect): the CLI and the Prefect flows render the results
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from contextlib import AbstractContextManager as ContextManager
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
 from affiliate_sync.attribution import normalise_partner_id
+from affiliate_sync.cache import read_cache
 from affiliate_sync.errors import AffiliateSyncError, ErrorCode
 from affiliate_sync.hubspot import BatchResult
 from affiliate_sync.money import percent_differs, percent_text, won_deals_table
 from affiliate_sync.registry import PartnerUpdate, Registry, apply_updates, load_registry
-from affiliate_sync.settings import DEAL_PROPERTIES, LEVELS, Level, LevelPolicy, PARTNER_ID_PROPERTY
+from affiliate_sync.settings import DEAL_PROPERTIES, LEVELS, PARTNER_ID_PROPERTY, Level, LevelPolicy, Settings
 
 LEVEL_PROPERTY = "level"
 SHARE_PROPERTY = "mrr_share_percent"
@@ -176,6 +178,16 @@ def won_deals_from_cache(cache: Mapping[str, Any]) -> WonDeals:
         if isinstance(summary, Mapping)
     }
     return WonDeals(counts=counts, complete=False, source="cache")
+
+
+def load_won_deals(
+    settings: Settings, source: WonDealsSource, open_client: Callable[[], ContextManager[DealScanApi]]
+) -> WonDeals:
+    """Won deals per partner from a live HubSpot scan, or from the last sync's cache."""
+    if source == "hubspot":
+        with open_client() as client:
+            return won_deals_from_hubspot(client, settings.hubspot_won_stages)
+    return won_deals_from_cache(read_cache(settings.affiliate_cache_path))
 
 
 class BackfillChange(BaseModel):

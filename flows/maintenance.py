@@ -25,7 +25,6 @@ from prefect.artifacts import create_markdown_artifact
 from affiliate_sync import diagnose as diagnose_tool
 from affiliate_sync import maintenance
 from affiliate_sync import validate as validate_tool
-from affiliate_sync.cache import read_cache
 from affiliate_sync.errors import AffiliateSyncError, HubSpotRejectedError
 from affiliate_sync.logs import prefixed
 from affiliate_sync.settings import load_settings
@@ -76,11 +75,7 @@ def backfill_beginner_flow(dry_run: bool = True, won_deals_from: Literal["hubspo
             partner) or `cache` (the last sync; partners not in it are skipped).
     """
     settings = load_settings()
-    if won_deals_from == "hubspot":
-        with hubspot_client(settings) as client:
-            won = maintenance.won_deals_from_hubspot(client, settings.hubspot_won_stages)
-    else:
-        won = maintenance.won_deals_from_cache(read_cache(settings.affiliate_cache_path))
+    won = maintenance.load_won_deals(settings, won_deals_from, lambda: hubspot_client(settings))
     result = maintenance.backfill_beginner(settings.affiliate_registry_path, won, dry_run=dry_run)
     payload = result.model_dump(mode="json")
     _log_lines(result.lines())

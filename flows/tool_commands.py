@@ -23,7 +23,6 @@ import typer
 from affiliate_sync import diagnose as diagnose_tool
 from affiliate_sync import maintenance
 from affiliate_sync import validate as validate_tool
-from affiliate_sync.cache import read_cache
 from affiliate_sync.errors import AffiliateSyncError
 from affiliate_sync.hubspot import HubSpotClient
 from affiliate_sync.settings import LEVELS, LOG_PREFIX, Settings, load_settings
@@ -147,11 +146,7 @@ def backfill_beginner(
         if won_deals_from not in ("hubspot", "cache"):
             raise typer.BadParameter("must be 'hubspot' or 'cache'", param_hint="--won-deals-from")
         settings = load_settings()
-        if won_deals_from == "hubspot":
-            with _client(settings) as client:
-                won = maintenance.won_deals_from_hubspot(client, settings.hubspot_won_stages)
-        else:
-            won = maintenance.won_deals_from_cache(read_cache(settings.affiliate_cache_path))
+        won = maintenance.load_won_deals(settings, won_deals_from, lambda: _client(settings))  # type: ignore[arg-type]
         result = maintenance.backfill_beginner(settings.affiliate_registry_path, won, dry_run=dry_run)
     _emit(as_json, result.model_dump(mode="json"), result.lines)
 
