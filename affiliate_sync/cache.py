@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from affiliate_sync.errors import CacheError, CacheWriteError
-from affiliate_sync.files import atomic_write_text
+from affiliate_sync.files import atomic_write_text, remove_stale_temp_files
 from affiliate_sync.money import PartnerMrr
 from affiliate_sync.registry import Partner
 from affiliate_sync.settings import CACHE_VERSION
@@ -129,8 +129,14 @@ def encode_cache(cache: Mapping[str, Any]) -> str:
 
 
 def write_cache(path: Path, cache: Mapping[str, Any]) -> None:
-    """Write the cache atomically; failures become `CacheWriteError` naming the path."""
+    """Write the cache atomically; failures become `CacheWriteError` naming the path.
+
+    The sync is the cache's only writer and calls this holding the sync lock, so temp files
+    of an earlier killed write are removed first (they would otherwise pile up, each as big
+    as the cache).
+    """
     try:
+        remove_stale_temp_files(path)
         atomic_write_text(path, encode_cache(cache))
     except OSError as exc:
         raise CacheWriteError(f"cache {path}: cannot be written: {exc.strerror or exc}") from exc

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import glob
 import json
 import os
 import tempfile
@@ -41,6 +42,21 @@ def atomic_write_text(path: Path, text: str) -> None:
             os.unlink(temp_name)
         raise
     _fsync_directory(directory)
+
+
+def remove_stale_temp_files(path: Path) -> list[Path]:
+    """Delete the temp files (`.<name>.*.tmp`) that writers of `path` killed mid-write left behind.
+
+    Readers never see them (dot-files, never the target name), but each is as big as the file
+    it was to become. Call this only while holding the lock every writer of `path` takes, so
+    no temp file removed belongs to a write still in progress. Returns what was removed.
+    """
+    removed: list[Path] = []
+    for candidate in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        with contextlib.suppress(FileNotFoundError):
+            candidate.unlink()
+            removed.append(candidate)
+    return removed
 
 
 def atomic_write_json(path: Path, document: Any) -> None:

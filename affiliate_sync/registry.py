@@ -20,7 +20,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from affiliate_sync.errors import RegistryError
-from affiliate_sync.files import atomic_write_json, file_lock
+from affiliate_sync.files import atomic_write_json, file_lock, remove_stale_temp_files
 
 PARTNER_ID_PATTERN = re.compile(r"^AP-\d{8}-[A-Z0-9]{6}$")
 PartnerStatus = Literal["active", "pending_verification", "inactive"]
@@ -231,6 +231,8 @@ def _apply_updates_locked(
             if changes:
                 result.changed[partner_id] = changes
         result.missing = sorted(set(updates) - present)
+        if not dry_run:
+            remove_stale_temp_files(path)  # left by a writer killed mid-write; we hold the lock
         if result.changed and not dry_run:
             atomic_write_json(path, registry.document)
             result.written = True
