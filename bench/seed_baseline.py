@@ -24,10 +24,9 @@ from typing import Any
 
 from affiliate_sync.cache import build_cache, write_cache
 from affiliate_sync.hubspot import HubSpotClient
-from affiliate_sync.money import compute_mrr
+from affiliate_sync.money import compute_mrr, percent_text
 from affiliate_sync.registry import load_registry
 from affiliate_sync.settings import CONTACT_PROPERTIES, DEAL_PROPERTIES, PARTNER_ID_PROPERTY, Settings
-from affiliate_sync.writeback import share_text
 
 SLEEP_FROM_PARTNERS = 50
 SLEEP_SECONDS = 1.0
@@ -65,7 +64,7 @@ def run_seed_baseline(
         )[pid]
         if partner.hubspot_record_id:
             _patch_partner_record(client, settings.hubspot_partner_object_type, partner.hubspot_record_id, {
-                "level": mrr[pid].level, "mrr_share_percent": share_text(mrr[pid]),
+                "level": mrr[pid].level, "mrr_share_percent": percent_text(mrr[pid].mrr_share_percent),
             })
             patched += 1
         if pause:

@@ -41,6 +41,7 @@ MAX_WALL_SECONDS = 35.0
 MIN_SPEEDUP = 30.0
 MAX_COMPUTE_SECONDS = 1.0
 MAX_RSS_MB = 400.0
+MAX_LINEAR_SPREAD = 1.15
 
 PARTS = ("reference", "big", "baseline", "scaling")
 
@@ -253,7 +254,8 @@ def describe(run: dict[str, Any]) -> list[str]:
     return lines
 
 
-def check_targets(done: dict[str, dict[str, Any]], baseline_extrapolated: dict[str, Any]) -> list[dict[str, Any]]:
+def check_targets(done: dict[str, dict[str, Any]], baseline_extrapolated: dict[str, Any],
+                  rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     reference = done["reference"]
     speedup = baseline_extrapolated["wall_seconds"] / reference["wall_seconds"]
     compute = reference["compute"]["best"]["compute_seconds"]
@@ -275,7 +277,32 @@ def check_targets(done: dict[str, dict[str, Any]], baseline_extrapolated: dict[s
             f"{key} {run['peak_rss_mb']:.0f} MB" for key, run in done.items() if run["design"] == "sync"),
          all(run["peak_rss_mb"] < MAX_RSS_MB for run in done.values() if run["design"] == "sync")),
     ]
+    targets += _linearity(rows)
     return [{"target": name, "measured": measured, "met": bool(met)} for name, measured, met in targets]
+
+
+def _linearity(rows: list[dict[str, Any]]) -> list[tuple[str, str, bool]]:
+    """Calls per record flat across sizes, and wall time per added record not growing with size."""
+    sync = sorted((r for r in rows if r["design"] == "sync" and r["basis"] == "measured"), key=lambda r: r["records"])
+    if len(sync) < 2:
+        return []
+    per_record = [r["calls_per_1k_records"] for r in sync]
+    checks = [(
+        "calls linear in records (calls per 1,000 records within ±15 % across sizes)",
+        " / ".join(f"{r['partners']:,}: {r['calls_per_1k_records']:.2f}" for r in sync),
+        max(per_record) <= MAX_LINEAR_SPREAD * min(per_record),
+    )]
+    if len(sync) >= 3:
+        slopes = [
+            (b["wall_seconds"] - a["wall_seconds"]) / ((b["records"] - a["records"]) / 1000)
+            for a, b in zip(sync, sync[1:], strict=False)
+        ]
+        checks.append((
+            "wall linear in records (seconds per 1,000 added records does not grow by more than 25 %)",
+            " then ".join(f"{slope:.2f} s" for slope in slopes),
+            all(later <= 1.25 * earlier for earlier, later in zip(slopes, slopes[1:], strict=False)),
+        ))
+    return checks
 
 
 # --------------------------------------------------------------------------- main
@@ -347,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\nScaling series ({md}, {csv_path.name}, {png.name}):")
             print(md.read_text(encoding="utf-8"))
 
-        targets = check_targets(done, baseline_at_target) if baseline_at_target else []
+        targets = check_targets(done, baseline_at_target, rows) if baseline_at_target else []
         if targets:
             scale = " (quick mode: small loads, so the targets are informative only)" if args.quick else ""
             print(f"Targets{scale}:")

@@ -67,6 +67,7 @@ def run_sync(profile: Path | None) -> dict[str, Any]:
     if profiler is not None:
         profiler.stop()
         profile.write_text(profiler.output_text(unicode=True, color=False, show_all=False), encoding="utf-8")
+        profiler.last_session.save(str(profile.with_suffix(".pyisession")))  # re-render: `pyinstrument --load`
     report = state.result()  # raises the run's error: a failed run is a failed benchmark
     return {
         "ok": state.is_completed(),
