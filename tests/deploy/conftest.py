@@ -265,20 +265,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
         wait_until(healthy, SERVER_START_TIMEOUT, "prefect server", root / "server.log")
 
-        setup = stack.run(
-            sys.executable, str(PROJECT_DIR / "deployments" / "setup.py"), "--token-from-env", "--smtp-from-env",
-            "--name", "hourly", "--name", "daily",  # the ops tools' deployments have their own tests
-            env={
-                "HUBSPOT_API_TOKEN": TOKEN,
-                "AFFILIATE_SMTP_HOST": "127.0.0.1",
-                "AFFILIATE_SMTP_PORT": str(smtp.port),
-                "AFFILIATE_SMTP_TYPE": "INSECURE",
-            },
-            timeout=300,
-        )
-        assert setup.returncode == 0, setup.stdout + setup.stderr
-        park_next_scheduled_run(stack)
+        # The worker boots (≈10 s) while setup.py deploys: create its pool first, as setup.py would.
+        from prefect.client.schemas.actions import WorkPoolCreate
 
+        with stack.client() as client:
+            client.create_work_pool(WorkPoolCreate(name=POOL, type="process"))
         worker_env = {
             **cli_env,
             "PREFECT_HOME": str(root / "worker-home"),
@@ -298,6 +289,20 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             env=worker_env, log=stack.worker_log, cwd=root,
         )
         stack.procs.append(stack.worker)
+
+        setup = stack.run(
+            sys.executable, str(PROJECT_DIR / "deployments" / "setup.py"), "--token-from-env", "--smtp-from-env",
+            "--name", "hourly", "--name", "daily",  # the ops tools' deployments have their own tests
+            env={
+                "HUBSPOT_API_TOKEN": TOKEN,
+                "AFFILIATE_SMTP_HOST": "127.0.0.1",
+                "AFFILIATE_SMTP_PORT": str(smtp.port),
+                "AFFILIATE_SMTP_TYPE": "INSECURE",
+            },
+            timeout=300,
+        )
+        assert setup.returncode == 0, setup.stdout + setup.stderr
+        park_next_scheduled_run(stack)
 
         def worker_online() -> bool:
             with stack.client() as client:

@@ -1,6 +1,7 @@
 """`affiliate-sync health`: 0 ok (< 2 h), 2 warning (2-6 h, no last_sync), 1 error (> 6 h, missing, corrupt).
 
-Each case runs the real command line in a subprocess, the way cron or a monitoring agent would.
+The five cases of SPEC §6 and --json run the real command line in a subprocess, the way cron
+or a monitoring agent would; the rest go through the same typer app in-process.
 """
 
 from __future__ import annotations
@@ -29,6 +30,14 @@ def health(cache: Path, *args: str) -> subprocess.CompletedProcess:
     )
 
 
+def health_in_process(cache: Path, *args: str):
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    return CliRunner().invoke(app, ["health", *args], env={"AFFILIATE_CACHE_PATH": str(cache)})
+
+
 def cache_synced(path: Path, age: timedelta | None) -> Path:
     cache = empty_cache()
     if age is not None:
@@ -46,7 +55,6 @@ def cache_synced(path: Path, age: timedelta | None) -> Path:
         ("8h", 1, "ERROR"),
         ("missing", 1, "ERROR"),
         ("corrupt", 1, "ERROR"),
-        ("no_last_sync", 2, "WARNING"),
     ],
 )
 def test_health_exit_codes(tmp_path, case, exit_code, status):
@@ -59,8 +67,6 @@ def test_health_exit_codes(tmp_path, case, exit_code, status):
         cache_synced(path, timedelta(hours=8))
     elif case == "corrupt":
         path.write_text('{"version": "1.0", "last_sync": "2026-', encoding="utf-8")
-    elif case == "no_last_sync":
-        cache_synced(path, None)
 
     result = health(path)
 
@@ -84,13 +90,20 @@ def test_health_json_reports_status_age_and_thresholds(tmp_path):
     assert report["thresholds"] == {"warning_after_seconds": 7200, "error_after_seconds": 21600}
 
 
+def test_a_cache_without_last_sync_is_a_warning(tmp_path):
+    result = health_in_process(cache_synced(tmp_path / "affiliate_hubspot_cache.json", None))
+
+    assert result.exit_code == 2
+    assert "[Affiliate Sync] health WARNING:" in result.output and "no last_sync" in result.output
+
+
 def test_health_json_on_a_corrupt_cache_names_the_problem(tmp_path):
     path = tmp_path / "affiliate_hubspot_cache.json"
     path.write_text("not json", encoding="utf-8")
 
-    result = health(path, "--json")
+    result = health_in_process(path, "--json")
 
-    assert result.returncode == 1
+    assert result.exit_code == 1
     report = json.loads(result.stdout)
     assert report["status"] == "error" and report["problem"] == "unreadable"
     assert "corrupt JSON" in report["message"] and str(path) in report["message"]
@@ -99,9 +112,9 @@ def test_health_json_on_a_corrupt_cache_names_the_problem(tmp_path):
 def test_cache_path_option_overrides_the_environment(tmp_path):
     fresh = cache_synced(tmp_path / "elsewhere.json", timedelta(minutes=1))
 
-    result = health(tmp_path / "missing.json", "--cache-path", str(fresh))
+    result = health_in_process(tmp_path / "missing.json", "--cache-path", str(fresh))
 
-    assert result.returncode == 0
+    assert result.exit_code == 0
 
 
 @pytest.mark.parametrize(
