@@ -14,7 +14,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -123,8 +122,7 @@ class LeakGuard:
         from prefect.client.schemas.sorting import ArtifactSort
         from prefect.logging.handlers import APILogHandler
 
-        APILogHandler().flush()
-        time.sleep(0.2)
+        APILogHandler().flush()  # blocks until this process's queued logs are sent
         with get_client(sync_client=True) as client:
             logs = []
             for offset in range(0, 100_000, 200):
@@ -225,3 +223,20 @@ def visible_files(directory: Path) -> list[str]:
 
 def without_last_sync(cache: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in cache.items() if key != "last_sync"}
+
+
+# ---------------------------------------------------------------------------------- figures
+
+
+def record_figures(section: str, key: str, figures: Mapping[str, Any]) -> None:
+    """Merge one scenario's observed figures into $RELIABILITY_FIGURES (JSON), when it is set.
+
+    `make reliability-figures`-style runs use it to fill docs/RELIABILITY.md; CI leaves it unset.
+    """
+    target = os.environ.get("RELIABILITY_FIGURES")
+    if not target:
+        return
+    path = Path(target)
+    existing = json.loads(path.read_text()) if path.exists() else {}
+    existing.setdefault(section, {})[key] = dict(figures)
+    path.write_text(json.dumps(existing, indent=2, sort_keys=True, default=str) + "\n")

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 from conftest import World
-from reliability_support import HERE, ROOT, cli_env, temp_files, without_last_sync
+from reliability_support import HERE, ROOT, cli_env, record_figures, temp_files, without_last_sync
 
 from affiliate_sync.cache import read_cache
 from affiliate_sync.registry import RECORD_ID_FIELD, LEGACY_RECORD_ID_FIELD, load_registry
@@ -83,15 +83,17 @@ def test_partners_registered_and_edited_during_a_sync_all_survive_with_the_syncs
     assert web["torn_reads"] == {"registry": 0, "cache": 0}, web["torn_reads"]
     assert web["unlocked_reads"] > 0
     assert temp_files(world.directory) == []
-    world.guard.add("figures", json.dumps({"web_writes": len(web["write_times"]), "during_sync": len(during),
-                                           "added": len(web["added"]), "unlocked_reads": web["unlocked_reads"]}))
+    record_figures("concurrency", "web-app-writes-during-sync", {
+        "web_app_writes": len(web["write_times"]), "during_the_sync": len(during), "partners_added": len(web["added"]),
+        "partners_edited": len(web["edited"]), "lost": 0, "unlocked_reads": web["unlocked_reads"],
+        "torn_reads": web["torn_reads"], "sync_seconds": round(world.last_elapsed, 2)})
 
 
 @pytest.mark.slow
 def test_two_syncs_started_at_once_one_runs_the_other_skips_and_exits_0(world: World) -> None:
-    # The first HubSpot call takes 8 s, so whichever run takes the lock still holds it when the
-    # other, started at the same moment, reaches it (start-up takes a few seconds on 2 cores).
-    world.sim.inject(kind="delay", delay_seconds=8, endpoint="search", object_type="contacts")
+    # The first HubSpot call takes 5 s, so whichever run takes the lock still holds it when the
+    # other, started at the same moment, reaches it (their start-ups differ by well under a second).
+    world.sim.inject(kind="delay", delay_seconds=5, endpoint="search", object_type="contacts")
     with ThreadPoolExecutor(2) as pool:
         runs = list(pool.map(lambda _: world.run_cli("run", env_changes={"HUBSPOT_TIMEOUT_SECONDS": "20"}), range(2)))
     assert [r.returncode for r in runs] == [0, 0], [r.stderr[-2000:] for r in runs]
@@ -103,3 +105,5 @@ def test_two_syncs_started_at_once_one_runs_the_other_skips_and_exits_0(world: W
     world.assert_correct()
     assert world.mails() == []  # neither a success nor a skip alerts
     assert world.sim.stats.count("search", "contacts") == 3  # one scan: the skipped run never called HubSpot
+    record_figures("concurrency", "two-syncs-at-once", {"exit_codes": [r.returncode for r in runs], "ran": 1,
+                                                        "skipped": 1, "alerts": 0})
