@@ -31,7 +31,8 @@ CLI = [sys.executable, "-m", "flows.cli"]
 # HubSpot token either, so only exact-token redaction (not a "pat-" pattern) can hide it.
 TOKEN = "RELIABILITY-canary-token-7f3a9c0ffee5b1d2"
 SMTP_PASSWORD = "RELIABILITY-smtp-password-42e8"
-SECRETS = (TOKEN, SMTP_PASSWORD)
+REJECTED_TOKEN = "RELIABILITY-rotated-away-token-9b0e1c2d"  # a token HubSpot no longer accepts
+SECRETS = (TOKEN, SMTP_PASSWORD, REJECTED_TOKEN)
 
 CACHE_NAME = "affiliate_hubspot_cache.json"
 REGISTRY_NAME = "affiliate_partners.json"
