@@ -232,7 +232,7 @@ def without_last_sync(cache: Mapping[str, Any]) -> dict[str, Any]:
 def record_figures(section: str, key: str, figures: Mapping[str, Any]) -> None:
     """Merge one scenario's observed figures into $RELIABILITY_FIGURES (JSON), when it is set.
 
-    `make reliability-figures`-style runs use it to fill docs/RELIABILITY.md; CI leaves it unset.
+    The full run behind docs/RELIABILITY.md sets it (command there); CI leaves it unset.
     """
     target = os.environ.get("RELIABILITY_FIGURES")
     if not target:
