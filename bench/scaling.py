@@ -1,6 +1,8 @@
 """The scaling series: table (markdown + CSV) and plot of calls and wall time against partners.
 
-Rows come from bench/sync_benchmark.py. A row is `measured` (a run happened) or
+Rows come from bench/sync_benchmark.py. `search_pacing_floor_seconds` is what the client's
+search pacing alone costs (5 per 1.1 s); `simulator_search_seconds` is the simulator's own
+time answering those searches (HubSpot's side). A row is `measured` (a run happened) or
 `extrapolated` (the seed baseline beyond the size it was run at: its calls and wall time per
 partner at the measured size, times the partners; the seed's design has no batching, so both
 are linear in partners by construction). `calls_from_data` is what the baseline would send,
@@ -16,7 +18,8 @@ from typing import Any
 
 COLUMNS = (
     "design", "partners", "records", "basis", "calls", "calls_from_data", "minimum_calls",
-    "calls_per_1k_records", "wall_seconds", "rate_limited_429s", "peak_rss_mb",
+    "calls_per_1k_records", "wall_seconds", "search_pacing_floor_seconds", "simulator_search_seconds",
+    "rate_limited_429s", "peak_rss_mb",
 )
 
 
@@ -34,6 +37,8 @@ def extrapolate(measured: dict[str, Any], partners: int, records: int, calls_fro
         "minimum_calls": None,
         "calls_per_1k_records": round(1000 * calls / records, 2) if records else None,
         "wall_seconds": round(measured["wall_seconds"] * factor, 1),
+        "search_pacing_floor_seconds": None,
+        "simulator_search_seconds": None,
         "rate_limited_429s": None,
         "peak_rss_mb": None,
     }
