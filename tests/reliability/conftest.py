@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from reliability_support import (
+from .reliability_support import (
     CACHE_NAME,
     REGISTRY_NAME,
     SMTP_PASSWORD,

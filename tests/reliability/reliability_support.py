@@ -1,8 +1,8 @@
 """Shared pieces of the reliability suite: the recognisable token, the leak guard, the SMTP sink,
 CLI subprocess runs against the session's Prefect test API, and file-state helpers.
 
-Imported by `conftest.py` and the test modules as `reliability_support` (this folder has no
-`__init__.py`, like the other test folders with a conftest).
+Imported by `conftest.py` and the test modules as `.reliability_support` (this folder is a
+package, so nothing here shadows the `conftest` module other test folders import from).
 """
 
 from __future__ import annotations

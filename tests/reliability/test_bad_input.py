@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import World
-from reliability_support import CACHE_NAME, LOCK_NAME, error_lines, record_figures, temp_files
+from .conftest import World
+from .reliability_support import CACHE_NAME, LOCK_NAME, error_lines, record_figures, temp_files
 from typer.testing import CliRunner
 
 from affiliate_sync.cache import read_cache

@@ -10,8 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import pytest
-from conftest import World
-from reliability_support import HERE, ROOT, cli_env, record_figures, temp_files, without_last_sync
+from .conftest import World
+from .reliability_support import HERE, ROOT, cli_env, record_figures, temp_files, without_last_sync
 
 from affiliate_sync.cache import read_cache
 from affiliate_sync.registry import RECORD_ID_FIELD, LEGACY_RECORD_ID_FIELD, load_registry

@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import World
-from crash_driver import LOCK_HELD_EXIT, read_progress, scan, variants, write_variant
-from reliability_support import (
+from .conftest import World
+from .crash_driver import LOCK_HELD_EXIT, read_progress, scan, variants, write_variant
+from .reliability_support import (
     CACHE_NAME,
     HERE,
     LOCK_NAME,

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from conftest import TIMEOUT_SECONDS, World, prepare
-from reliability_support import TOKEN, record_figures, without_last_sync
+from .conftest import TIMEOUT_SECONDS, World, prepare
+from .reliability_support import TOKEN, record_figures, without_last_sync
 
 from affiliate_sync.cache import read_cache
 from affiliate_sync.errors import ErrorCode, error_code_of

@@ -9,8 +9,8 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from conftest import World
-from reliability_support import REJECTED_TOKEN, TOKEN, LeakGuard, SmtpSink
+from .conftest import World
+from .reliability_support import REJECTED_TOKEN, TOKEN, LeakGuard, SmtpSink
 
 from affiliate_sync.errors import ErrorCode, error_code_of
 
