@@ -7,6 +7,7 @@ from prefect.client.schemas.objects import State, TaskRun
 from prefect.tasks import exponential_backoff
 
 from affiliate_sync.errors import ErrorCode, error_code_of
+from affiliate_sync.hubspot import HubSpotRequestError
 
 TASK_RETRIES = 2
 TASK_RETRY_DELAYS = exponential_backoff(backoff_factor=5)
@@ -22,6 +23,8 @@ def worth_retrying(task: Task, task_run: TaskRun, state: State) -> bool:
     """Retry transient failures only; a failure the operator must fix fails at once."""
     try:
         state.result()
+    except HubSpotRequestError:  # HubSpot rejected the request itself (a 4xx): it would again
+        return False
     except Exception as exc:  # the task's own exception, re-raised by result()
         return error_code_of(exc) not in NOT_RETRYABLE
     return True

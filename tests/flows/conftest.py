@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from sync_programme import TOKEN, Programme
 
-from affiliate_sync.simulator import CUSTOM_WON_STAGE_ID, Dataset, SimulatorServer, generate, write_registry
-
-TOKEN = "pat-test-4f1c9e7d-SECRET-token"
-
-
-@dataclass
-class Programme:
-    simulator: SimulatorServer
-    dataset: Dataset
-    registry_path: Path
-    cache_path: Path
+from affiliate_sync.simulator import CUSTOM_WON_STAGE_ID, SimulatorServer, generate, write_registry
 
 
 @pytest.fixture()

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import Programme
+from sync_programme import Programme
 
 from affiliate_sync.cache import read_cache
 

@@ -16,7 +16,7 @@ from affiliate_sync.report import SyncReport
 from affiliate_sync.settings import SKIP_MESSAGE
 from affiliate_sync.simulator import CUSTOM_WON_STAGE_ID
 from flows.sync import affiliate_hubspot_sync
-from conftest import Programme
+from sync_programme import Programme
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 

@@ -108,7 +108,7 @@ CASES = [
     # HubSpot echoing the token in an error body: redacted everywhere (the leak guard checks).
     Case("search-503-body-echoes-token", [dict(kind="status", status=503, body=TOKEN_ECHO, count=2, **SEARCH)], None),
     Case("search-400-body-echoes-token", [dict(kind="status", status=400, body=TOKEN_ECHO, count=STORM, **SEARCH)],
-         ErrorCode.UNEXPECTED, TASK_ATTEMPTS, message=("400", "***")),
+         ErrorCode.UNEXPECTED, 1, message=("400", "***")),  # a 4xx is retried neither by client nor task
 ]
 
 
