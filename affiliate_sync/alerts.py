@@ -75,9 +75,11 @@ REMEDIATION: dict[str, tuple[str, ...]] = {
         "Re-run from the UI with force=true.",
     ),
     ErrorCode.CACHE_INVALID: (
-        "The dashboard cache exists but is unreadable or not valid JSON of version 1.0.",
-        "The next successful sync rewrites it: run the hourly deployment from the UI with force=true.",
-        "If the sync itself fails, follow that alert's code; check nothing else writes the cache file.",
+        "The dashboard cache exists but is unreadable, not JSON, or not version 1.0 (the message says which). "
+        "The sync refuses to overwrite a file it cannot read, so it stops until the file is dealt with.",
+        "Find out what wrote it: only this job should write the cache (another tool, a newer version of the job, "
+        "a disk problem?).",
+        "Move it aside (`mv <cache> <cache>.broken`), then run the hourly deployment from the UI with force=true.",
     ),
     ErrorCode.CONFIG_INVALID: (
         "The job's configuration is missing or invalid (the message names the variable).",

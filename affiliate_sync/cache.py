@@ -59,8 +59,7 @@ def read_cache(path: Path) -> dict[str, Any]:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
         raise CacheError(
-            f"cache {path}: corrupt JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
-            "the next successful sync rewrites it"
+            f"cache {path}: corrupt JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
         ) from None
     if not isinstance(document, dict):
         raise CacheError(f"cache {path}: top level must be an object, not {type(document).__name__}")
@@ -75,6 +74,19 @@ def read_cache(path: Path) -> dict[str, Any]:
             f"cache {path}: version {document['version']!r} is not the supported {CACHE_VERSION!r}"
         )
     return document
+
+
+def ensure_replaceable(path: Path) -> dict[str, Any]:
+    """The current cache, read before a sync replaces it: a cache the job cannot understand
+    (corrupt, truncated, another version) is never overwritten — it may be someone's data or
+    a newer job's — so the sync stops with a `CacheError` naming the file and the problem."""
+    try:
+        return read_cache(path)
+    except CacheError as exc:
+        raise CacheError(
+            f"{exc}. The sync does not overwrite a cache it cannot read: move the file aside "
+            f"(e.g. `mv {path} {path}.broken`) and run the sync again"
+        ) from None
 
 
 def cache_has_data(cache: Mapping[str, Any]) -> bool:

@@ -390,7 +390,10 @@ def _cache_problems(
     if not cache.exists:
         return [(f"The cache {cache.path} does not exist: no sync has written it.", [rerun])]
     if not cache.valid:
-        return [(f"The cache is unreadable: {cache.error}", [rerun, "The next successful sync rewrites it."])]
+        return [(f"The cache is unreadable: {cache.error}", [
+            "The sync never overwrites a cache it cannot read: move the file aside "
+            f"(`mv {cache.path} {cache.path}.broken`), then {rerun[0].lower()}{rerun[1:]}",
+        ])]
     if cache.last_sync is None:
         return [("The cache has no last_sync: no sync has completed.", [rerun])]
     if registry.status != "active":

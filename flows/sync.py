@@ -10,6 +10,7 @@ from prefect import flow, get_run_logger
 from prefect.states import Completed, State
 from prefect.utilities.annotations import quote
 
+from affiliate_sync.cache import ensure_replaceable
 from affiliate_sync.errors import CacheWriteError
 from affiliate_sync.files import LockHeld, file_lock
 from affiliate_sync.logs import prefixed
@@ -73,13 +74,16 @@ def _sync(settings: Settings, *, dry_run: bool) -> SyncReport:
     # quote(): Prefect would otherwise walk every record of these large inputs looking for
     # futures, which cost seconds per task on a thousand partners.
 
+    # 0. the cache we are about to replace must be one we understand (never overwrite a broken one)
+    previous_cache = ensure_replaceable(settings.affiliate_cache_path)
+
     # 1. the registry's active partners
     registry = load_partner_registry(settings.affiliate_registry_path)
     active_ids = [p.partner_id for p in registry.active]
 
     with hubspot_client(settings) as client:
         # 2. every attributed contact and deal
-        records = fetch_attributed_records(quote(client), quote(registry), settings.affiliate_cache_path)
+        records = fetch_attributed_records(quote(client), quote(registry), quote(previous_cache))
 
         # 3. MRR figures and levels
         mrr = compute_levels(

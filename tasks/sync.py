@@ -13,8 +13,8 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from affiliate_sync.attribution import Attribution, attribute
-from affiliate_sync.cache import build_cache, cache_has_data, read_cache, write_cache
-from affiliate_sync.errors import CacheError, HubSpotEmptyError
+from affiliate_sync.cache import build_cache, cache_has_data, write_cache
+from affiliate_sync.errors import HubSpotEmptyError
 from affiliate_sync.hubspot import HubSpotClient
 from affiliate_sync.logs import prefixed
 from affiliate_sync.money import PartnerMrr, compute_mrr
@@ -54,7 +54,9 @@ def load_partner_registry(path: Path) -> Registry:
 
 
 @task(name="fetch-hubspot-records", **RETRYING)
-def fetch_attributed_records(client: HubSpotClient, registry: Registry, cache_path: Path) -> AttributedRecords:
+def fetch_attributed_records(
+    client: HubSpotClient, registry: Registry, previous_cache: Mapping[str, Any]
+) -> AttributedRecords:
     """Scan every attributed contact and deal (all pages) and group them by active partner."""
     active_ids = [p.partner_id for p in registry.active]
     known_ids = [p.partner_id for p in registry.partners]
@@ -63,7 +65,7 @@ def fetch_attributed_records(client: HubSpotClient, registry: Registry, cache_pa
     records = AttributedRecords(
         leads=attribute(contacts, active_ids, known_ids), deals=attribute(deals, active_ids, known_ids)
     )
-    _refuse_empty_answer(records, cache_path)
+    _refuse_empty_answer(records, previous_cache)
     prefixed(get_run_logger()).info(
         "HubSpot: %d contacts and %d deals scanned; %d leads and %d deals for active partners",
         len(contacts), len(deals), records.leads.record_count, records.deals.record_count,
@@ -71,17 +73,13 @@ def fetch_attributed_records(client: HubSpotClient, registry: Registry, cache_pa
     return records
 
 
-def _refuse_empty_answer(records: AttributedRecords, cache_path: Path) -> None:
+def _refuse_empty_answer(records: AttributedRecords, previous_cache: Mapping[str, Any]) -> None:
     if records.leads.record_count or records.deals.record_count:
         return
-    try:
-        previous = read_cache(cache_path)
-    except CacheError:
-        return
-    if cache_has_data(previous):
+    if cache_has_data(previous_cache):
         raise HubSpotEmptyError(
             "HubSpot returned no contacts and no deals for any active partner, but the cache "
-            f"{cache_path} holds data: refusing to overwrite it (wrong portal or token?)"
+            "holds data: refusing to overwrite it (wrong portal or token?)"
         )
 
 
@@ -152,24 +150,12 @@ def write_dashboard_cache(
         mrr=mrr, synced_at=synced_at,
     )
     logger = prefixed(get_run_logger())
-    problem = _unreadable_cache_problem(path)
-    if problem is not None:  # the job's own output: replaced, but never silently (SPEC §5)
-        logger.warning("%s; %s", problem, "a dry run leaves it as it is" if dry_run else "replacing it now")
     if dry_run:
         logger.info("Dry run: cache %s not written (%d partners would be in it)", path, len(cache["partners"]))
     else:
         write_cache(path, cache)
         logger.info("Cache written: %s (%d partners)", path, len(cache["partners"]))
     return cache
-
-
-def _unreadable_cache_problem(path: Path) -> str | None:
-    """What is wrong with the existing cache file (corrupt, truncated, wrong version), if anything."""
-    try:
-        read_cache(path)
-    except CacheError as exc:
-        return str(exc)
-    return None
 
 
 @task(name="publish-run-report", **STAGE)

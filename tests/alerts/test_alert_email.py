@@ -88,9 +88,10 @@ def test_missing_scope_403_alerts_without_the_valid_token(workdir, smtp, simulat
     assert_no_secrets(mail.raw)  # the token HubSpot accepted is not in it either
 
 
-def test_unwritable_cache_alerts_cache_write_failed(workdir, smtp):
-    cache = workdir / "affiliate_hubspot_cache.json"
-    cache.mkdir()  # a directory where the file must go: the atomic rename fails, even as root
+def test_unwritable_cache_alerts_cache_write_failed(workdir, smtp, monkeypatch):
+    # The cache's directory does not exist: nothing can be written there, even as root.
+    cache = workdir / "gone" / "affiliate_hubspot_cache.json"
+    monkeypatch.setenv("AFFILIATE_CACHE_PATH", str(cache))
 
     state = affiliate_hubspot_sync(return_state=True)
 
@@ -100,7 +101,7 @@ def test_unwritable_cache_alerts_cache_write_failed(workdir, smtp):
     assert len(smtp.messages) == 1
     assert "cache_write_failed" in mail.subject
     assert "Error code: cache_write_failed" in mail.text
-    assert str(cache) in mail.text
+    assert str(cache.parent) in mail.text
     assert "writable" in mail.text  # the remediation
     assert_no_secrets(mail.raw)
 

@@ -9,7 +9,6 @@ a full disk), as a real subprocess.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import resource
 import shutil
@@ -193,35 +192,31 @@ CACHE_CASES: dict[str, tuple[Callable[[World], bytes], str]] = {
 
 
 @pytest.mark.parametrize("case", sorted(CACHE_CASES))
-def test_broken_cache_is_reported_by_health_then_replaced_by_the_sync(world: World, case: str) -> None:
-    """Decision (docs/DECISIONS.md, docs/RELIABILITY.md): the cache is the job's own output, so a
-    sync does not stop on a broken one — it logs a warning naming the file and the problem and
-    writes a correct cache. The readers' side (`affiliate-sync health`, the dashboards) gets a
-    clear error naming the file until then: health exits 1."""
+def test_broken_cache_exits_1_naming_file_and_problem_and_is_never_overwritten(world: World, case: str) -> None:
+    """Decision (docs/DECISIONS.md): the sync never overwrites a cache it cannot read. It stops
+    before any HubSpot call with `cache_invalid`, naming the file and the problem; health says
+    the same with exit 1; the alert tells ops to move the file aside."""
     build, problem = CACHE_CASES[case]
-    world.cache_path.write_bytes(build(world))
+    broken = build(world)
+    world.cache_path.write_bytes(broken)
 
     health = CliRunner().invoke(app, ["health"], catch_exceptions=False)
     world.guard.add("health", health.stdout + health.stderr)
     assert health.exit_code == 1
     assert str(world.cache_path) in health.stderr + health.stdout and problem in health.stderr + health.stdout
 
-    state = world.run_flow()
-    assert state.is_completed(), state.message
-    world.assert_correct()
-    logs = world_logs(world)
-    assert any("WARNING" in line and str(world.cache_path) in line and problem in line for line in logs), logs
+    code, out, err = cli_run(world)
 
-
-def world_logs(world: World) -> list[str]:
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
-    from prefect.logging.handlers import APILogHandler
-
-    APILogHandler().flush()
-    with get_client(sync_client=True) as client:
-        logs = client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=world.flow_run_ids)))
-    return [f"{logging.getLevelName(log.level)} {log.message}" for log in logs]
+    assert code == 1
+    [line] = error_lines(err)
+    assert "[cache_invalid]" in line and str(world.cache_path) in line and problem in line, line
+    assert "move the file aside" in line
+    assert world.cache_path.read_bytes() == broken
+    assert world.registry_path.read_bytes() == world.baseline.original_registry_bytes
+    assert temp_files(world.directory) == []
+    assert world.sim.stats.count() == 0  # stopped before any HubSpot call
+    [mail] = world.mails()
+    assert "Error code: cache_invalid" in mail.text
 
 
 # --------------------------------------------------------------------------- the operating system refuses
