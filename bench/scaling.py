@@ -72,7 +72,7 @@ def write_table(rows: Sequence[dict[str, Any]], directory: Path) -> tuple[Path, 
     return md_path, csv_path
 
 
-def write_plot(rows: Sequence[dict[str, Any]], path: Path, *, title: str) -> Path:
+def write_plot(rows: Sequence[dict[str, Any]], path: Path, *, baseline_partners: int) -> Path:
     """Calls and wall time against partners, both designs; extrapolated points hollow and dashed."""
     import matplotlib
 
@@ -94,15 +94,36 @@ def write_plot(rows: Sequence[dict[str, Any]], path: Path, *, title: str) -> Pat
                     row["partners"], row[metric], color=colour, facecolors="none" if hollow else colour, zorder=3,
                     label=f"{design} (extrapolated)" if hollow and row is points[-1] else None,
                 )
+        if metric == "calls":
+            floor = sorted((r for r in rows if r["design"] == "sync" and r.get("minimum_calls")), key=lambda r: r["partners"])
+            axis.plot([r["partners"] for r in floor], [r["minimum_calls"] for r in floor], color="grey",
+                      linestyle=":", label="theoretical minimum")
+        else:
+            floor = sorted((r for r in rows if r["design"] == "sync" and r.get("search_pacing_floor_seconds")),
+                           key=lambda r: r["partners"])
+            axis.plot([r["partners"] for r in floor], [r["search_pacing_floor_seconds"] for r in floor],
+                      color="grey", linestyle=":", label="search pacing floor (5 per 1.1 s)")
         axis.set_xscale("log")
         axis.set_yscale("log")
         axis.set_xlabel("active partners (records scale with them)")
         axis.set_ylabel(label)
         axis.grid(True, which="both", alpha=0.3)
         axis.legend(fontsize=8)
-    fig.suptitle(title, fontsize=10)
+    fig.suptitle("Sync vs seed baseline on the HubSpot simulator at HubSpot's limits; baseline measured at "
+                 f"{baseline_partners:,} partners, extrapolated beyond (hollow)", fontsize=10)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+if __name__ == "__main__":  # re-draw the table and plot from a results.json: python bench/scaling.py FILE
+    import json
+    import sys
+
+    source = Path(sys.argv[1])
+    figures = json.loads(source.read_text(encoding="utf-8"))
+    write_table(figures["scaling"], source.parent)
+    write_plot(figures["scaling"], source.parent / "scaling.png",
+               baseline_partners=figures["runs"]["baseline"]["partners"])

@@ -419,9 +419,7 @@ def main(argv: list[str] | None = None) -> int:
         if "scaling" in parts:
             rows = scaling_rows(plan, done, workdir, api_url)
             md, csv_path = write_table(rows, out)
-            png = write_plot(rows, out / "scaling.png", title=(
-                f"Sync vs seed baseline on the HubSpot simulator at real limits; baseline measured at "
-                f"{plan.baseline.partners} partners, extrapolated beyond"))
+            png = write_plot(rows, out / "scaling.png", baseline_partners=plan.baseline.partners)
             print(f"\nScaling series ({md}, {csv_path.name}, {png.name}):")
             print(md.read_text(encoding="utf-8"))
 
