@@ -69,18 +69,10 @@ def run_sync(profile: Path | None) -> dict[str, Any]:
         profile.write_text(profiler.output_text(unicode=True, color=False, show_all=False), encoding="utf-8")
         profiler.last_session.save(str(profile.with_suffix(".pyisession")))  # re-render: `pyinstrument --load`
     report = state.result()  # raises the run's error: a failed run is a failed benchmark
-    return {
-        "ok": state.is_completed(),
-        "wall_seconds": wall,
-        "sync_seconds": report.duration_seconds,
-        "client_calls": report.api_calls,
-        "client_429s": report.rate_limited_429s,
-        "partners": report.partners,
-        "leads": report.leads,
-        "deals": report.deals,
-        "peak_rss_mb": peak_rss_mb(),
-        "rss_after_imports_mb": rss_before,
-    }
+    return _figures(
+        state.is_completed(), wall, report.api_calls, report.rate_limited_429s, report, rss_before,
+        sync_seconds=report.duration_seconds,
+    )
 
 
 def run_baseline() -> dict[str, Any]:
@@ -94,18 +86,19 @@ def run_baseline() -> dict[str, Any]:
     with HubSpotClient.from_settings(settings) as client:
         result = run_seed_baseline(client, settings)
     wall = time.perf_counter() - started
+    return _figures(
+        True, wall, client.stats.total_calls, client.stats.total_rate_limited, result, rss_before,
+        client_calls_by_endpoint=dict(client.stats.calls), slept_seconds=result.slept_seconds,
+    )
+
+
+def _figures(ok: bool, wall: float, calls: int, rate_limited: int, done: Any, rss_before: float,
+             **extra: Any) -> dict[str, Any]:
+    """A sync or baseline run's figures; `done` has partners, leads and deals counts."""
     return {
-        "ok": True,
-        "wall_seconds": wall,
-        "client_calls": client.stats.total_calls,
-        "client_429s": client.stats.total_rate_limited,
-        "client_calls_by_endpoint": dict(client.stats.calls),
-        "partners": result.partners,
-        "leads": result.leads,
-        "deals": result.deals,
-        "slept_seconds": result.slept_seconds,
-        "peak_rss_mb": peak_rss_mb(),
-        "rss_after_imports_mb": rss_before,
+        "ok": ok, "wall_seconds": wall, "client_calls": calls, "client_429s": rate_limited,
+        "partners": done.partners, "leads": done.leads, "deals": done.deals,
+        "peak_rss_mb": peak_rss_mb(), "rss_after_imports_mb": rss_before, **extra,
     }
 
 
