@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import email
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from email.message import Message
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
+from mail_sink import SmtpSink
 
 from affiliate_sync.simulator import SimulatorServer, generate, write_registry
 
@@ -20,61 +14,11 @@ TOKEN = "pat-na1-alerts-test-0000-SECRET-TOKEN"
 SMTP_PASSWORD = "smtp-password-never-shown"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class Received:
-    sender: str
-    recipients: list[str]
-    message: Message
-
-    @property
-    def subject(self) -> str:
-        return str(self.message["Subject"])
-
-    @property
-    def text(self) -> str:
-        parts = [p for p in self.message.walk() if p.get_content_type() == "text/plain"]
-        return "\n".join(p.get_payload(decode=True).decode() for p in parts)
-
-    @property
-    def raw(self) -> str:
-        return self.message.as_string()
-
-
-class SmtpSink:
-    """A real SMTP server on 127.0.0.1 that keeps what it receives."""
-
-    def __init__(self) -> None:
-        self.messages: list[Received] = []
-        self._lock = threading.Lock()
-        self.port = free_port()
-        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
-        with self._lock:
-            self.messages.append(
-                Received(envelope.mail_from, list(envelope.rcpt_tos), email.message_from_bytes(envelope.content))
-            )
-        return "250 Message accepted for delivery"
-
-    def wait_for(self, count: int, timeout: float = 15.0) -> list[Received]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and len(self.messages) < count:
-            time.sleep(0.1)
-        return list(self.messages)
-
-
 @pytest.fixture(scope="module")
 def smtp() -> Iterator[SmtpSink]:
-    sink = SmtpSink()
-    sink.controller.start()
+    sink = SmtpSink().start()
     yield sink
-    sink.controller.stop()
+    sink.stop()
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,9 @@ from affiliate_sync.settings import SKIP_MESSAGE, load_settings
 from flows.alerts import ALERT_HOOKS
 from flows.health import affiliate_health_check
 from flows.sync import affiliate_hubspot_sync
-from tests.alerts.conftest import SMTP_PASSWORD, TOKEN, free_port
+from mail_sink import free_port
+
+from tests.alerts.conftest import SMTP_PASSWORD, TOKEN
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -72,8 +74,8 @@ def test_hubspot_401_sends_one_email_with_code_message_last_sync_link_and_remedi
     run_id = str(state.state_details.flow_run_id)
     assert f"/runs/flow-run/{run_id}" in body
     assert "Remediation (hubspot_auth):" in body and "scopes" in body
-    assert_no_secrets(mail.raw)
-    assert "the-token-hubspot-now-expects" not in mail.raw
+    assert_no_secrets(mail.raw_text)
+    assert "the-token-hubspot-now-expects" not in mail.raw_text
 
 
 def test_missing_scope_403_alerts_without_the_valid_token(workdir, smtp, simulator):
@@ -85,7 +87,7 @@ def test_missing_scope_403_alerts_without_the_valid_token(workdir, smtp, simulat
     [mail] = smtp.wait_for(1)
     assert "hubspot_auth" in mail.subject
     assert "Last successful sync: never" in mail.text
-    assert_no_secrets(mail.raw)  # the token HubSpot accepted is not in it either
+    assert_no_secrets(mail.raw_text)  # the token HubSpot accepted is not in it either
 
 
 def test_unwritable_cache_alerts_cache_write_failed(workdir, smtp, monkeypatch):
@@ -103,7 +105,7 @@ def test_unwritable_cache_alerts_cache_write_failed(workdir, smtp, monkeypatch):
     assert "Error code: cache_write_failed" in mail.text
     assert str(cache.parent) in mail.text
     assert "writable" in mail.text  # the remediation
-    assert_no_secrets(mail.raw)
+    assert_no_secrets(mail.raw_text)
 
 
 def test_invalid_registry_alerts_registry_invalid(workdir, smtp):
@@ -115,7 +117,7 @@ def test_invalid_registry_alerts_registry_invalid(workdir, smtp):
     [mail] = smtp.wait_for(1)
     assert "registry_invalid" in mail.subject
     assert "affiliate_partners.json" in mail.text
-    assert_no_secrets(mail.raw)
+    assert_no_secrets(mail.raw_text)
 
 
 def test_run_skipped_because_the_lock_is_held_sends_nothing(workdir, smtp):

@@ -11,23 +11,20 @@ both from the blocks, like production.
 from __future__ import annotations
 
 import contextlib
-import email
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from email.message import Message
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
+from mail_sink import SmtpSink, free_port
 
 from affiliate_sync.simulator import SimulatorServer, generate, write_registry
 
@@ -40,35 +37,12 @@ SERVER_START_TIMEOUT = 120.0
 RUN_TIMEOUT = 120.0
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def clean_environment() -> dict[str, str]:
     """The test process's environment without any Prefect, HubSpot or affiliate settings."""
     return {
         k: v for k, v in os.environ.items()
         if not k.startswith(("PREFECT_", "HUBSPOT_", "AFFILIATE_"))
     }
-
-
-class SmtpSink:
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-        self.port = free_port()
-        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
-        self.messages.append(email.message_from_bytes(envelope.content))
-        return "250 Message accepted for delivery"
-
-
-def text_of(message: Message) -> str:
-    return "\n".join(
-        p.get_payload(decode=True).decode() for p in message.walk() if p.get_content_type() == "text/plain"
-    )
 
 
 @dataclass
@@ -243,8 +217,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     dataset = generate(seed=11, n_active=12, n_inactive=2, n_pending=1, contacts_attributed=150, deals=60)
     registry_path = write_registry(data / "affiliate_partners.json", dataset)
     cache_path = data / "affiliate_hubspot_cache.json"
-    smtp = SmtpSink()
-    smtp.controller.start()
+    smtp = SmtpSink().start()
     simulator = SimulatorServer(token=TOKEN, dataset=dataset, rate_limits=False).start()
     add_beginner_option(simulator, dataset.partner_object_type)
 
@@ -314,7 +287,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         for proc in reversed(stack.procs):
             stop_process(proc)
         simulator.stop()
-        smtp.controller.stop()
+        smtp.stop()
 
 
 def park_next_scheduled_run(stack: Stack) -> None:

@@ -17,7 +17,7 @@ import yaml
 from prefect.states import Scheduled
 
 from affiliate_sync.cache import read_cache
-from tests.deploy.conftest import BIN, HEARTBEAT_SECONDS, POOL, PROJECT_DIR, TOKEN, flow_run_pids, text_of, wait_until
+from tests.deploy.conftest import BIN, HEARTBEAT_SECONDS, POOL, PROJECT_DIR, TOKEN, flow_run_pids, wait_until
 
 pytestmark = pytest.mark.deployment
 
@@ -153,14 +153,14 @@ def test_failed_deployed_run_sends_exactly_one_email_while_the_daily_health_run_
     assert health.state.is_completed(), health.state  # the cache is fresh: health OK, no e-mail
     assert len(stack.smtp.messages) == 1, stack.worker_log_tail()
     mail = stack.smtp.messages.pop()
-    assert "[Affiliate Sync]" in mail["Subject"] and "hubspot_auth" in mail["Subject"]
-    assert "affiliate-hubspot-sync/hourly" in mail["Subject"]
-    body = text_of(mail)
+    assert "[Affiliate Sync]" in mail.subject and "hubspot_auth" in mail.subject
+    assert "affiliate-hubspot-sync/hourly" in mail.subject
+    body = mail.text
     assert "Error code: hubspot_auth" in body
     assert f"Last successful sync: {last_sync}" in body
     assert f"{stack.api_url.removesuffix('/api')}/runs/flow-run/{run.id}" in body
     assert "Remediation (hubspot_auth):" in body
-    raw = mail.as_string()
+    raw = mail.raw_text
     assert "pat-revoked-0000-OLD-TOKEN" not in raw and TOKEN not in raw
 
 
@@ -185,11 +185,11 @@ def test_killed_flow_run_process_is_crashed_and_sends_exactly_one_email(stack):
     assert final.state.is_crashed(), final.state
     assert len(stack.smtp.messages) == 1, stack.worker_log_tail()  # the worker's on_crashed, once
     mail = stack.smtp.messages.pop()
-    assert "Crashed" in mail["Subject"] and "unexpected" in mail["Subject"]
-    body = text_of(mail)
+    assert "Crashed" in mail.subject and "unexpected" in mail.subject
+    body = mail.text
     assert f"/runs/flow-run/{run.id}" in body
     assert "Remediation (unexpected):" in body
-    assert TOKEN not in mail.as_string()
+    assert TOKEN not in mail.raw_text
 
 
 def test_verify_deployment_fails_against_an_empty_server(stack, prefect_harness):

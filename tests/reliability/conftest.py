@@ -54,10 +54,9 @@ FAST_TASK_RETRY_DELAYS = [0.2, 0.4]
 
 @pytest.fixture(scope="session")
 def smtp() -> Iterator[SmtpSink]:
-    sink = SmtpSink()
-    sink.controller.start()
+    sink = SmtpSink().start()
     yield sink
-    sink.controller.stop()
+    sink.stop()
 
 
 @pytest.fixture(scope="session")

@@ -7,21 +7,18 @@ package, so nothing here shadows the `conftest` module other test folders import
 
 from __future__ import annotations
 
-import email
 import json
 import os
-import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from email.message import Message
 from pathlib import Path
 from typing import Any
 
-from aiosmtpd.controller import Controller
+from mail_sink import SmtpSink  # the inbox shared with tests/alerts and tests/deploy
+
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -37,51 +34,6 @@ SECRETS = (TOKEN, SMTP_PASSWORD, REJECTED_TOKEN)
 CACHE_NAME = "affiliate_hubspot_cache.json"
 REGISTRY_NAME = "affiliate_partners.json"
 LOCK_NAME = "affiliate_hubspot_sync.lock"
-
-
-# ---------------------------------------------------------------------------------- SMTP
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class Mail:
-    recipients: list[str]
-    message: Message
-    raw: bytes
-
-    @property
-    def subject(self) -> str:
-        return str(self.message["Subject"])
-
-    @property
-    def text(self) -> str:
-        parts = [p for p in self.message.walk() if p.get_content_type() == "text/plain"]
-        return "\n".join(p.get_payload(decode=True).decode() for p in parts)
-
-
-class SmtpSink:
-    """aiosmtpd on 127.0.0.1 keeping every message (raw bytes too, for the leak guard)."""
-
-    def __init__(self) -> None:
-        self.messages: list[Mail] = []
-        self._lock = threading.Lock()
-        self.port = free_port()
-        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
-        with self._lock:
-            raw = bytes(envelope.content)
-            self.messages.append(Mail(list(envelope.rcpt_tos), email.message_from_bytes(raw), raw))
-        return "250 Message accepted for delivery"
-
-    def since(self, index: int) -> list[Mail]:
-        with self._lock:
-            return list(self.messages[index:])
 
 
 # ---------------------------------------------------------------------------------- leak guard
