@@ -9,11 +9,12 @@ positive operator and always match a negative one (`NEQ`, `NOT_IN`, `NOT_CONTAIN
 
 from __future__ import annotations
 
+import bisect
 import fnmatch
 import json
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from affiliate_sync.simulator.config import SearchLimits
@@ -195,7 +196,19 @@ class SearchEngine:
         self._cache.clear()
 
     def matching_ids(self, table: ObjectTable, version: int, query: SearchQuery) -> list[int]:
-        """All matching ids in result order; call with the store lock held."""
+        """All matching ids in result order; call with the store lock held.
+
+        A keyset page (`hs_object_id GT n` in every group, id order) is the cached match set of
+        the same query without that bound, cut at n: scanning page after page stays linear
+        instead of filtering every remaining record again for each page.
+        """
+        floor, unbounded = _split_keyset(query)
+        if floor is not None:
+            ids = self._matching(table, version, unbounded)
+            return ids[bisect.bisect_right(ids, floor):]
+        return self._matching(table, version, query)
+
+    def _matching(self, table: ObjectTable, version: int, query: SearchQuery) -> list[int]:
         key = (table.object_type, version, query.cache_key())
         cached = self._cache.get(key)
         if cached is not None:
@@ -206,6 +219,27 @@ class SearchEngine:
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
         return ids
+
+
+def _split_keyset(query: SearchQuery) -> tuple[int | None, SearchQuery]:
+    """`(n, query without the bound)` when every group carries the same `hs_object_id GT n` and
+    results come in id order; `(None, query)` otherwise."""
+    if query.text or not query.groups or (query.sort is not None and query.sort != Sort("hs_object_id", False)):
+        return None, query
+    bounds = {
+        item.value for group in query.groups for item in group
+        if item.property == "hs_object_id" and item.operator == "GT"
+    }
+    floors = {_int_or_none(value) for value in bounds}
+    if len(floors) != 1 or None in floors:
+        return None, query
+    groups = tuple(
+        tuple(item for item in group if not (item.property == "hs_object_id" and item.operator == "GT"))
+        for group in query.groups
+    )
+    if any(len(group) != len(original) - 1 for group, original in zip(groups, query.groups)):
+        return None, query  # some group lacks the bound (or has it twice): not a keyset page
+    return floors.pop(), replace(query, groups=groups)
 
 
 def _filtered(table: ObjectTable, query: SearchQuery) -> list[int]:
