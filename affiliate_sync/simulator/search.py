@@ -340,7 +340,7 @@ def _compile(table: ObjectTable, item: Filter) -> Predicate:
         targets_in = frozenset(item.values or ())
         value_folded = (item.value or "").lower()
         high_folded = (item.high_value or "").lower()
-        check = _string_check(operator, value_folded, high_folded, targets_in)
+        check = _comparison(operator, value_folded, high_folded, targets_in)
     else:
         check = _typed_check(operator, item, convert, name)
 
@@ -366,8 +366,9 @@ def _converter(kind: str) -> Callable[[str], Any]:
     return lambda value: value
 
 
-def _string_check(operator: str, value: str, high: str, targets: frozenset[str]) -> Callable[[str], bool]:
-    checks: dict[str, Callable[[str], bool]] = {
+def _comparison(operator: str, value: Any, high: Any, targets: frozenset[Any]) -> Callable[[Any], bool]:
+    """The check one comparison operator makes against already-converted filter values."""
+    checks: dict[str, Callable[[Any], bool]] = {
         "EQ": lambda v: v == value,
         "NEQ": lambda v: v != value,
         "LT": lambda v: v < value,
@@ -375,7 +376,7 @@ def _string_check(operator: str, value: str, high: str, targets: frozenset[str])
         "GT": lambda v: v > value,
         "GTE": lambda v: v >= value,
         "BETWEEN": lambda v: value <= v <= high,
-        # The record value is lower-cased, the given values are not: HubSpot's IN contract.
+        # For strings the record value is lower-cased, the given values are not: HubSpot's IN contract.
         "IN": lambda v: v in targets,
         "NOT_IN": lambda v: v not in targets,
     }
@@ -390,21 +391,10 @@ def _typed_check(operator: str, item: Filter, convert: Callable[[str], Any], nam
         return converted
 
     if operator in ("IN", "NOT_IN"):
-        targets = frozenset(need(v) for v in item.values or ())
-        return (lambda v: v in targets) if operator == "IN" else (lambda v: v not in targets)
+        return _comparison(operator, None, None, frozenset(need(v) for v in item.values or ()))
     value = need(item.value)
-    if operator == "BETWEEN":
-        high = need(item.high_value)
-        return lambda v: value <= v <= high
-    checks: dict[str, Callable[[Any], bool]] = {
-        "EQ": lambda v: v == value,
-        "NEQ": lambda v: v != value,
-        "LT": lambda v: v < value,
-        "LTE": lambda v: v <= value,
-        "GT": lambda v: v > value,
-        "GTE": lambda v: v >= value,
-    }
-    return checks[operator]
+    high = need(item.high_value) if operator == "BETWEEN" else None
+    return _comparison(operator, value, high, frozenset())
 
 
 def _token_matcher(pattern: str) -> Callable[[str], bool]:
